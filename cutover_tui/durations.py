@@ -1,0 +1,31 @@
+"""Durations written the way people write them in runbooks: ``90s``, ``10m``, ``1h30m``, ``7d``."""
+
+from __future__ import annotations
+
+import re
+
+_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)")
+_UNIT = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(text: str | int | float) -> float:
+    """Seconds in ``text``; raises ValueError with the accepted forms."""
+    if isinstance(text, int | float):
+        return float(text)
+    compact = text.replace(" ", "").lower()
+    parts = _PART.findall(compact)
+    if not compact or "".join(n + u for n, u in parts) != compact:
+        raise ValueError(f"{text!r} is not a duration; write e.g. '90s', '10m', '1h30m', '7d'")
+    return sum(float(n) * _UNIT[u] for n, u in parts)
+
+
+def format_duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    out = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        if seconds >= size:
+            out.append(f"{seconds // size}{unit}")
+            seconds %= size
+    return "".join(out[:2])

@@ -1,0 +1,215 @@
+"""The engine: runs one step at a time, records every transition in the checklist, and emits
+typed events. It asks the injected Operator for every confirmation and never touches a widget.
+
+Gates: a phase starts only when the phase before it passed (every gating step done or skipped)
+or an operator recorded a reason to go on anyway; a phase marked ``requires_backup`` also needs
+a verified backup. Rollback steps are never gated: they are for when things went wrong.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from .checklist import FINISHED, Checklist, tail
+from .clock import Clock, iso
+from .errors import CutoverError, GateClosed
+from .events import OutputLine, PlanItem, StepEvent, StepFinished, StepStarted, Verdict
+from .masking import Masker
+from .operator import Operator
+from .runbook import Phase, Runbook
+from .steps import kind_module, plan_step
+from .steps.base import StepContext
+
+log = logging.getLogger("cutover.engine")
+
+
+def mask_tree(value: Any, masker: Masker) -> Any:
+    if isinstance(value, str):
+        return masker(value)
+    if isinstance(value, dict):
+        return {k: mask_tree(v, masker) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [mask_tree(v, masker) for v in value]
+    return value
+
+
+class Engine:
+    def __init__(self, book: Runbook, checklist: Checklist, operator: Operator, *, ssh: Any,
+                 web: Any, clock: Clock, masker: Masker | None = None,
+                 emit: Callable[[StepEvent], None] | None = None,
+                 droplets: Callable[[], Any] | None = None, workdir: Path | None = None,
+                 event_log: Path | None = None):
+        self.book = book
+        self.checklist = checklist
+        self.operator = operator
+        self.ssh = ssh
+        self.web = web
+        self.clock = clock
+        self.masker = masker or Masker()
+        self.listeners: list[Callable[[StepEvent], None]] = [emit] if emit else []
+        self._droplets_factory = droplets
+        self._droplets: Any = None
+        self.workdir = workdir or Path.cwd()
+        self.event_log = event_log
+
+    # ------------------------------------------------------------------ events
+
+    def emit(self, event: StepEvent) -> None:
+        if self.event_log is not None:
+            self._log_event(event)
+        for listener in list(self.listeners):
+            listener(event)
+
+    def _log_event(self, event: StepEvent) -> None:
+        if isinstance(event, OutputLine):
+            text = f"{event.step_id} {event.stream} {event.host}: {event.text}"
+        elif isinstance(event, StepStarted):
+            text = f"{event.step_id} started by {event.operator}: {event.title}"
+        elif isinstance(event, StepFinished):
+            text = f"{event.step_id} {event.state}: {event.verdict.summary}"
+        else:
+            return
+        with self.event_log.open("a") as handle:  # type: ignore[union-attr]
+            handle.write(f"{iso(self.clock.time())} {self.masker(text)}\n")
+
+    def droplets(self) -> Any:
+        if self._droplets is None:
+            if self._droplets_factory is None:
+                from .remote.droplets import DropletAPI
+
+                self._droplets_factory = DropletAPI.from_env
+            self._droplets = self._droplets_factory()
+        return self._droplets
+
+    # ------------------------------------------------------------------ reading state
+
+    def plan(self, step: Any) -> list[PlanItem]:
+        return plan_step(self.book, step)
+
+    def plans(self) -> dict[str, list[str]]:
+        return {step.id: [f"{i.where}: {self.masker(i.action)}" for i in self.plan(step)]
+                for _, step in self.book.steps()}
+
+    def state(self, step_id: str) -> str:
+        return self.checklist.step(step_id).get("state", "pending")
+
+    def phase_counts(self, phase: Phase) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for step in phase.steps:
+            state = self.state(step.id)
+            counts[state] = counts.get(state, 0) + 1
+        return counts
+
+    def phase_passed(self, phase: Phase) -> bool:
+        return all(self.state(s.id) in FINISHED for s in phase.steps if s.gate)
+
+    def phase_gate(self, phase: Phase) -> str | None:
+        """Why ``phase`` may not start now, or None."""
+        if phase is self.book.rollback:
+            return None
+        data = self.checklist.read()
+        index = self.book.phases.index(phase)
+        for earlier in self.book.phases[:index]:
+            if not self.phase_passed(earlier) and not data.get("phases", {}).get(
+                    earlier.id, {}).get("override_reason"):
+                return (f"phase {earlier.id} ({earlier.title}) has not passed its success "
+                        "criteria; finish it, or go on with a recorded reason")
+        if phase.requires_backup:
+            from .steps.backup import backup_gate
+
+            reason = backup_gate(data, self.book, recheck_file=False)
+            if reason:
+                return f"phase {phase.id} needs a verified backup first: {reason}"
+        return None
+
+    def next_step(self, include_rollback: bool = False) -> Any | None:
+        phases = self.book.all_phases if include_rollback else self.book.phases
+        for phase in phases:
+            for step in phase.steps:
+                if self.state(step.id) not in FINISHED:
+                    return step
+        return None
+
+    # ------------------------------------------------------------------ acting
+
+    async def run_step(self, step_id: str) -> Verdict:
+        step = self.book.step(step_id)
+        phase = self.book.phase_of(step_id)
+        reason = self.phase_gate(phase)
+        if reason:
+            raise GateClosed(reason)
+        plan = self.plan(step)
+        self.checklist.claim(step_id, self.operator.name)
+        self.checklist.update_step(step_id, plan=[f"{i.where}: {self.masker(i.action)}"
+                                                  for i in plan])
+        self.emit(StepStarted(step_id, step.title, tuple(plan), self.operator.name))
+        ctx = StepContext(self.book, self.checklist, self.operator, self.ssh, self.web,
+                          self.clock, self.masker, self.emit, self.droplets, self.workdir,
+                          step_id)
+        try:
+            verdict = await kind_module(step.kind).run(ctx, step)
+        except CutoverError as exc:
+            verdict = Verdict(False, str(exc))
+        except asyncio.CancelledError:
+            verdict = Verdict(False, "stopped by the operator before it finished",
+                              state="interrupted")
+            self._record(step_id, verdict)
+            raise
+        except Exception as exc:  # a bug in a step kind must not take the run down with it
+            log.error("step %s crashed:\n%s", step_id, traceback.format_exc())
+            verdict = Verdict(False, f"internal error in the {step.kind} step "
+                                     f"({type(exc).__name__}: {exc}); the run record is intact")
+        self._record(step_id, verdict)
+        return verdict
+
+    def _record(self, step_id: str, verdict: Verdict) -> None:
+        masked = Verdict(
+            ok=verdict.ok, summary=self.masker(verdict.summary),
+            command=self.masker(verdict.command), exit_status=verdict.exit_status,
+            output=self.masker(tail(verdict.output)),
+            evidence=mask_tree(verdict.evidence, self.masker), state=verdict.state,
+        )
+        self.checklist.update_step(
+            step_id, state=masked.final_state, finished_at=iso(self.clock.time()),
+            summary=masked.summary, command=masked.command, exit_status=masked.exit_status,
+            output=masked.output, evidence=masked.evidence, runner=None,
+        )
+        self.emit(StepFinished(step_id, masked.final_state, masked))
+
+    def skip(self, step_id: str, reason: str) -> None:
+        if not reason.strip():
+            raise GateClosed("skipping a step needs a reason")
+        self.checklist.update_step(step_id, state="skipped", operator=self.operator.name,
+                                   finished_at=iso(self.clock.time()),
+                                   summary=f"skipped: {self.masker(reason)}")
+        self.checklist.add_note(step_id, self.operator.name, f"skipped: {self.masker(reason)}")
+        self.emit(StepFinished(step_id, "skipped",
+                               Verdict(True, f"skipped: {reason}", state="skipped")))
+
+    def override_phase(self, phase_id: str, reason: str) -> None:
+        if not reason.strip():
+            raise GateClosed("going on past a phase that has not passed needs a reason")
+        self.checklist.update_phase(phase_id, override_reason=self.masker(reason),
+                                    override_by=self.operator.name,
+                                    override_at=iso(self.clock.time()))
+
+    def add_note(self, step_id: str, text: str) -> None:
+        self.checklist.add_note(step_id, self.operator.name, self.masker(text))
+
+    def raise_red_flag(self, text: str) -> None:
+        with self.checklist.transaction() as data:
+            data["run"].setdefault("red_flags", []).append(
+                f"{iso(self.clock.time())} {self.operator.name}: {self.masker(text)}")
+
+    async def aclose(self) -> None:
+        released = self.checklist.release_running(f"{self.operator.name} quit while it ran")
+        for step_id in released:
+            self.emit(StepFinished(step_id, "interrupted",
+                                   Verdict(False, "quit while running", state="interrupted")))
+        await self.ssh.close()
+        await self.web.close()

@@ -1,0 +1,63 @@
+"""HTTP transport: one ``httpx.AsyncClient`` for the run, a timeout on every request, and the
+loopback guard checked before each one."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from ..errors import HTTPError
+from ..netguard import ensure_url_allowed
+
+
+@dataclass
+class WebResult:
+    status: int
+    text: str
+    latency_ms: float
+    headers: dict[str, str]
+
+    def json(self) -> Any:
+        try:
+            return json.loads(self.text)
+        except ValueError:
+            return None
+
+
+class Web:
+    def __init__(self, default_timeout: float = 10.0):
+        self.default_timeout = default_timeout
+        self._client: httpx.AsyncClient | None = None
+
+    @property
+    def client(self) -> httpx.AsyncClient:
+        if self._client is None:
+            self._client = httpx.AsyncClient(follow_redirects=False, trust_env=False)
+        return self._client
+
+    async def request(self, method: str, url: str, timeout: float | None = None) -> WebResult:
+        ensure_url_allowed(url, f"HTTP {method} {url}")
+        started = time.monotonic()
+        try:
+            response = await self.client.request(
+                method, url, timeout=httpx.Timeout(timeout or self.default_timeout)
+            )
+        except httpx.TimeoutException:
+            raise HTTPError(f"{method} {url}: no answer within {timeout or self.default_timeout:g}s"
+                            ) from None
+        except httpx.ConnectError as exc:
+            reason = "connection refused" if "refused" in str(exc).lower() else str(exc)
+            raise HTTPError(f"{method} {url}: {reason}") from None
+        except httpx.HTTPError as exc:
+            raise HTTPError(f"{method} {url}: {exc or type(exc).__name__}") from None
+        return WebResult(response.status_code, response.text,
+                         (time.monotonic() - started) * 1000, dict(response.headers))
+
+    async def close(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None

@@ -1,0 +1,708 @@
+"""The runbook: what people write (``checklists/*.toml``) and how it is loaded.
+
+Loading is: read TOML → apply command-line overrides → expand repeated phases → render ``{var}``
+templates (an unknown name is a load error) → validate with pydantic → cross-check references.
+Every problem is reported as ``file:line: field.path: what was expected`` in one
+``RunbookError``; nothing here lets a traceback reach the user.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import re
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .durations import parse_duration
+from .errors import RunbookError
+from .templating import render_tree
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# ---------------------------------------------------------------------------- hosts and checks
+
+
+class Host(Model):
+    """A machine the runbook talks to over SSH (and, with ``droplet``, through the DO API)."""
+
+    address: str = Field(description="IPv4 address or DNS name")
+    user: str = Field("root", description="SSH login user")
+    port: int = Field(22, ge=1, le=65535, description="SSH port")
+    ssh_key: str | None = Field(None, description="private key file; default: agent and ~/.ssh")
+    known_hosts: str | None = Field(None, description="known_hosts file; default ~/.ssh/known_hosts")
+    droplet: str | None = Field(None, description="DigitalOcean droplet name of this host")
+    role: str = Field("", description="what this host is in the cutover, for people")
+    vars: dict[str, str | int | float] = Field(
+        default_factory=dict, description="variables whose value differs on this host"
+    )
+
+
+class HealthEndpoint(Model):
+    """An endpoint the live health panel polls on every host, and steps can check."""
+
+    name: str
+    port: str = Field(description="port, usually a variable such as '{api_port}'")
+    path: str = Field("/", description="URL path, starting with /")
+    expect_status: int = 200
+    contains: str | None = Field(None, description="text the body must contain")
+
+
+class NumberCheck(Model):
+    """A number captured from output by a regex (its first group) and checked against a range."""
+
+    regex: str
+    min: float | None = None
+    max: float | None = None
+    label: str = "value"
+
+    @field_validator("regex")
+    @classmethod
+    def _compiles(cls, value: str) -> str:
+        pattern = _compile(value)
+        if pattern.groups < 1:
+            raise ValueError("the regex needs one capturing group around the number")
+        return value
+
+
+class PassThreshold(Model):
+    """A test-suite result such as "40 of 48": ``regex`` captures passed (and optionally total)."""
+
+    regex: str = Field(description="first group: passed count; optional second: total")
+    min_passed: int = Field(ge=0)
+    of: int | None = Field(None, description="expected total, for the record")
+
+    @field_validator("regex")
+    @classmethod
+    def _compiles(cls, value: str) -> str:
+        _compile(value)
+        return value
+
+
+class RowCount(Model):
+    min: int = 0
+    max: int | None = None
+
+
+# ---------------------------------------------------------------------------- step kinds
+
+
+class StepBase(Model):
+    id: str = Field(description="the seed's section number, e.g. '1.1' or '1.1-health'")
+    title: str
+    description: str = Field("", description="what and why, shown with the plan")
+    gate: bool = Field(True, description="a failure of this step blocks the phase")
+    once: bool = Field(False, description="in a repeated phase: run once, after the repeats")
+
+
+def _compile(value: str) -> re.Pattern[str]:
+    try:
+        return re.compile(value, re.MULTILINE)
+    except re.error as exc:
+        raise ValueError(f"not a valid regular expression: {exc}") from None
+
+
+class SshStep(StepBase):
+    kind: Literal["ssh"]
+    host: str
+    command: str
+    expect_exit: int | None = 0
+    expect_regex: list[str] = Field(default_factory=list, description="each must match output")
+    reject_regex: list[str] = Field(default_factory=list, description="none may match output")
+    number: NumberCheck | None = None
+    timeout: float = Field(120, gt=0)
+    follow_seconds: float | None = Field(
+        None, gt=0, description="for `-f` commands: watch this long, then stop; exit is ignored"
+    )
+    retries: int = Field(0, ge=0, description="re-run until the checks pass, this many times")
+    retry_interval: float = Field(2.0, ge=0)
+
+    @field_validator("expect_regex", "reject_regex")
+    @classmethod
+    def _compile_all(cls, value: list[str]) -> list[str]:
+        for item in value:
+            _compile(item)
+        return value
+
+
+class HttpStep(StepBase):
+    kind: Literal["http"]
+    url: str
+    method: Literal["GET", "HEAD"] = "GET"
+    expect_status: int = 200
+    expect_json: dict[str, Any] = Field(
+        default_factory=dict,
+        description="dotted field → exact value, or {min=, max=} for numbers",
+    )
+    expect_contains: list[str] = Field(default_factory=list)
+    max_latency_ms: float | None = Field(None, gt=0)
+    timeout: float = Field(10, gt=0)
+    retries: int = Field(0, ge=0)
+    retry_interval: float = Field(1.0, ge=0)
+
+
+class ServicesStep(StepBase):
+    kind: Literal["services"]
+    host: str
+    action: Literal["status", "start", "stop", "restart"]
+    units: list[str] = Field(min_length=1)
+    pause_after: dict[str, float] = Field(
+        default_factory=dict, description="unit → seconds to wait after acting on it"
+    )
+    settle_seconds: float = Field(0, ge=0, description="wait before checking the result")
+    expect: Literal["active", "inactive"] | None = Field(
+        None, description="default: inactive after stop, active otherwise"
+    )
+
+
+class LocalStep(StepBase):
+    kind: Literal["local"]
+    command: str
+    cwd: str | None = None
+    env: dict[str, str] = Field(default_factory=dict)
+    expect_exit: int | None = 0
+    threshold: PassThreshold | None = None
+    timeout: float = Field(1800, gt=0)
+
+
+class ManualStep(StepBase):
+    kind: Literal["manual"]
+    instructions: str
+    require_note: bool = False
+
+
+class WaitStep(StepBase):
+    kind: Literal["wait"]
+    duration: str | None = None
+    until_utc: list[str] = Field(default_factory=list, description="next of these HH:MM UTC times")
+    since_step: str | None = Field(None, description="wait until `after` past this step's finish")
+    after: str | None = None
+
+    @field_validator("duration", "after")
+    @classmethod
+    def _duration(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_duration(value)
+        return value
+
+    @field_validator("until_utc")
+    @classmethod
+    def _times(cls, value: list[str]) -> list[str]:
+        for item in value:
+            if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", item):
+                raise ValueError(f"{item!r} is not a time of day; write HH:MM in UTC, e.g. '05:00'")
+        return value
+
+
+class EnvEditStep(StepBase):
+    kind: Literal["env_edit"]
+    host: str
+    path: str
+    set: dict[str, str] = Field(default_factory=dict)
+    unset: list[str] = Field(default_factory=list)
+
+
+class EnvRestoreStep(StepBase):
+    kind: Literal["env_restore"]
+    host: str
+    path: str
+    from_step: str = Field(description="the env_edit step whose backup is restored")
+
+
+class BackupStep(StepBase):
+    kind: Literal["backup"]
+    host: str
+    env_file: str
+    database_url_key: str = "DATABASE_URL"
+    format: Literal["custom", "sql.gz"] = "custom"
+    remote_dir: str
+    local_dir: str = "~/air-demand-backups"
+    name_prefix: str = "production_backup_"
+    expect_tables: int | None = Field(None, ge=0)
+    row_counts: dict[str, RowCount] = Field(default_factory=dict)
+    restore_check: Literal["auto", "on", "off"] = "auto"
+
+
+class DropletPowerStep(StepBase):
+    kind: Literal["droplet_power"]
+    host: str
+    action: Literal["off", "on"]
+    stop_services: list[str] = Field(default_factory=list, description="stopped first, in order")
+    stop_pause_seconds: float = Field(10, ge=0)
+    shutdown_timeout: float = Field(60, gt=0)
+
+
+class DropletDestroyStep(StepBase):
+    kind: Literal["droplet_destroy"]
+    host: str
+    backup_step: str
+    cutover_step: str = Field(description="the step whose finish starts the monitoring period")
+    monitoring_phase: str
+    monitoring_days: int = Field(7, ge=0)
+    min_powered_off: str = "0s"
+    power_off_step: str
+    healthy_host: str
+    snapshot_first: bool = False
+
+
+class RepoEditStep(StepBase):
+    kind: Literal["repo_edit"]
+    repo: str
+    files: list[str] = Field(min_length=1)
+    find: str
+    replace: str
+    commit_message: str | None = None
+    push: bool = False
+
+
+Step = Annotated[
+    SshStep | HttpStep | ServicesStep | LocalStep | ManualStep | WaitStep | EnvEditStep
+    | EnvRestoreStep | BackupStep | DropletPowerStep | DropletDestroyStep | RepoEditStep,
+    Field(discriminator="kind"),
+]
+STEP_KINDS = (
+    "ssh", "http", "services", "local", "manual", "wait", "env_edit", "env_restore", "backup",
+    "droplet_power", "droplet_destroy", "repo_edit",
+)
+
+
+# ---------------------------------------------------------------------------- phases and runbook
+
+
+class Phase(Model):
+    id: str
+    title: str
+    duration: str = Field("0s", description="planned duration, from the seed's timeline")
+    success_criteria: list[str] = Field(default_factory=list)
+    requires_backup: bool = Field(False, description="needs a verified backup before it starts")
+    repeat: int | None = Field(None, ge=1, description="run the steps this many times ({day})")
+    steps: list[Step] = Field(default_factory=list)
+
+    @field_validator("duration")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        parse_duration(value)
+        return value
+
+
+class RedFlag(Model):
+    id: str
+    description: str
+    trigger: str = Field("", description="the measurable condition")
+
+
+class Meta(Model):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
+    title: str
+    version: str = "1"
+    source: str = ""
+    goal: str = ""
+
+
+class Runbook(Model):
+    runbook: Meta
+    variables: dict[str, str | int | float] = Field(default_factory=dict)
+    hosts: dict[str, Host] = Field(min_length=1)
+    services: list[str] = Field(default_factory=list)
+    health: list[HealthEndpoint] = Field(default_factory=list)
+    red_flags: list[RedFlag] = Field(default_factory=list)
+    phases: list[Phase] = Field(min_length=1)
+    rollback: Phase | None = None
+
+    # Filled by the loader, not written by people.
+    path: str = ""
+    sha256: str = ""
+
+    @property
+    def all_phases(self) -> list[Phase]:
+        return [*self.phases, *([self.rollback] if self.rollback else [])]
+
+    def steps(self) -> list[tuple[Phase, Any]]:
+        return [(phase, step) for phase in self.all_phases for step in phase.steps]
+
+    def step(self, step_id: str) -> Any:
+        for _, step in self.steps():
+            if step.id == step_id:
+                return step
+        raise KeyError(step_id)
+
+    def phase_of(self, step_id: str) -> Phase:
+        for phase, step in self.steps():
+            if step.id == step_id:
+                return phase
+        raise KeyError(step_id)
+
+    def health_url(self, host_name: str, endpoint: HealthEndpoint) -> str:
+        host = self.hosts[host_name]
+        return f"http://{host.address}:{endpoint.port}{endpoint.path}"
+
+
+# ---------------------------------------------------------------------------- overrides
+
+
+class Overrides(Model):
+    """What the command line changes: ``--host NAME=[user@]ADDRESS[:PORT]`` and
+    ``--var [HOST.]KEY=VALUE``, plus extra host fields the rehearsal world sets."""
+
+    hosts: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    variables: dict[str, str] = Field(default_factory=dict)
+    host_vars: dict[str, dict[str, str]] = Field(default_factory=dict)
+
+    @staticmethod
+    def parse_host(text: str) -> tuple[str, dict[str, Any]]:
+        m = re.fullmatch(r"([A-Za-z0-9_-]+)=(?:([^@\s]+)@)?([^:@\s]+)(?::(\d+))?", text)
+        if not m:
+            raise ValueError(f"--host {text!r}: write NAME=[user@]ADDRESS[:PORT]")
+        name, user, address, port = m.groups()
+        fields: dict[str, Any] = {"address": address}
+        if user:
+            fields["user"] = user
+        if port:
+            fields["port"] = int(port)
+        return name, fields
+
+    @classmethod
+    def from_cli(cls, hosts: list[str], variables: list[str]) -> Overrides:
+        parsed_hosts: dict[str, dict[str, Any]] = {}
+        for text in hosts:
+            name, fields = cls.parse_host(text)
+            parsed_hosts.setdefault(name, {}).update(fields)
+        plain: dict[str, str] = {}
+        scoped: dict[str, dict[str, str]] = {}
+        for text in variables:
+            key, sep, value = text.partition("=")
+            if not sep or not re.fullmatch(r"([A-Za-z0-9_-]+\.)?[A-Za-z_]\w*", key):
+                raise ValueError(f"--var {text!r}: write KEY=VALUE or HOST.KEY=VALUE")
+            host, dot, name = key.rpartition(".")
+            if dot:
+                scoped.setdefault(host, {})[name] = value
+            else:
+                plain[name] = value
+        return cls(hosts=parsed_hosts, variables=plain, host_vars=scoped)
+
+
+# ---------------------------------------------------------------------------- loading
+
+
+def load_runbook(path: str | Path, overrides: Overrides | None = None) -> Runbook:
+    """Load, template and validate a runbook; raise ``RunbookError`` listing every problem."""
+    path = Path(path)
+    try:
+        raw_bytes = path.read_bytes()
+    except OSError as exc:
+        raise RunbookError(str(path), [f"{path}: cannot read the runbook: {exc.strerror}"]) from None
+    try:
+        text = raw_bytes.decode("utf-8")
+        data = tomllib.loads(text)
+    except UnicodeDecodeError:
+        raise RunbookError(str(path), [f"{path}: not UTF-8 text"]) from None
+    except tomllib.TOMLDecodeError as exc:
+        line = re.search(r"line (\d+)", str(exc))
+        where = f"{path}:{line.group(1)}" if line else str(path)
+        raise RunbookError(str(path), [f"{where}: not valid TOML: {exc}"]) from None
+    locator = LineLocator(text)
+    problems: list[str] = []
+    data = _apply_overrides(data, overrides or Overrides(), problems, path)
+    data = _expand_repeats(data)
+    data = _render_templates(data, locator, problems, path)
+    if problems:
+        raise RunbookError(str(path), problems)
+    try:
+        book = Runbook.model_validate(
+            {**data, "path": str(path), "sha256": hashlib.sha256(raw_bytes).hexdigest()}
+        )
+    except ValidationError as exc:
+        raise RunbookError(str(path), _describe(exc, locator, path, data)) from None
+    problems = _cross_check(book, locator, path)
+    if problems:
+        raise RunbookError(str(path), problems)
+    return book
+
+
+def _apply_overrides(data: dict, overrides: Overrides, problems: list[str], path: Path) -> dict:
+    data = copy.deepcopy(data)
+    hosts = data.get("hosts")
+    if not isinstance(hosts, dict):
+        return data
+    for name, fields in overrides.hosts.items():
+        if name not in hosts:
+            problems.append(
+                f"--host {name}=...: the runbook {path} has no host {name!r}; "
+                f"its hosts are: {', '.join(hosts)}"
+            )
+            continue
+        hosts[name].update(fields)
+    for name, extra in overrides.host_vars.items():
+        if name not in hosts:
+            problems.append(f"--var {name}.KEY=...: the runbook has no host {name!r}")
+            continue
+        hosts[name].setdefault("vars", {}).update(extra)
+    if isinstance(data.get("variables"), dict):
+        data["variables"].update(overrides.variables)
+    else:
+        data["variables"] = dict(overrides.variables)
+    return data
+
+
+def _expand_repeats(data: dict) -> dict:
+    """A phase with ``repeat = N`` gets its steps N times, ids suffixed ``.dK``, ``{day}`` = K."""
+    for phase in data.get("phases") or []:
+        if not isinstance(phase, dict) or not isinstance(phase.get("repeat"), int):
+            continue
+        template = phase.get("steps") or []
+        expanded = []
+        for day in range(1, phase["repeat"] + 1):
+            for template_index, step in enumerate(template):
+                if isinstance(step, dict) and step.get("once"):
+                    continue
+                if not isinstance(step, dict):
+                    expanded.append(step)
+                    continue
+                copy_ = copy.deepcopy(step)
+                copy_["id"] = f"{step.get('id')}.d{day}"
+                copy_["_day"] = day
+                copy_["_template_index"] = template_index
+                expanded.append(copy_)
+        for template_index, step in enumerate(template):
+            if isinstance(step, dict) and step.get("once"):
+                expanded.append({**step, "_template_index": template_index})
+        phase["steps"] = expanded
+    return data
+
+
+def _host_variables(data: dict, host_name: str | None) -> dict[str, str]:
+    variables = {k: str(v) for k, v in (data.get("variables") or {}).items()}
+    hosts = data.get("hosts") or {}
+    for name, host in hosts.items():
+        if not isinstance(host, dict):
+            continue
+        for key in ("address", "user", "port", "droplet"):
+            if key in host:
+                variables[f"hosts.{name}.{key}"] = str(host[key])
+        variables.setdefault(f"hosts.{name}.port", "22")
+        variables.setdefault(f"hosts.{name}.user", "root")
+        for key, value in (host.get("vars") or {}).items():
+            variables[f"hosts.{name}.{key}"] = str(value)
+    if host_name and isinstance(hosts.get(host_name), dict):
+        for key, value in (hosts[host_name].get("vars") or {}).items():
+            variables[key] = str(value)
+        variables["host"] = str(hosts[host_name].get("address", ""))
+    return variables
+
+
+def _render_templates(data: dict, locator: LineLocator, problems: list[str], path: Path) -> dict:
+    def unknown(where: tuple, name: str, known: dict[str, str]) -> None:
+        shown = ", ".join(sorted(k for k in known if "." not in k)) or "none"
+        problems.append(
+            f"{path}:{locator.line_of(where)}: {_dotted(where)}: unknown variable {{{name}}}; "
+            f"define it under [variables] or the host's vars (variables: {shown})"
+        )
+
+    def render_phase(phase: Any, where: tuple) -> Any:
+        if not isinstance(phase, dict):
+            return phase
+        out = {k: v for k, v in phase.items() if k != "steps"}
+        steps = []
+        for index, step in enumerate(phase.get("steps") or []):
+            if not isinstance(step, dict):
+                steps.append(step)
+                continue
+            host = step.get("host") if isinstance(step.get("host"), str) else None
+            known = _host_variables(data, host)
+            if "_day" in step:
+                known["day"] = str(step["_day"])
+            source_index = step.pop("_template_index", index)
+            step.pop("_day", None)
+            step_where = (*where, "steps", source_index)
+            steps.append(render_tree(step, known, lambda w, n, k=known: unknown(w, n, k),
+                                     step_where))
+        if "steps" in phase:
+            out["steps"] = steps
+        return out
+
+    data = dict(data)
+    top_known = _host_variables(data, None)
+    for key in ("health", "hosts"):
+        if key in data:
+            data[key] = render_tree(data[key], top_known,
+                                    lambda w, n: unknown(w, n, top_known), (key,))
+    if isinstance(data.get("phases"), list):
+        data["phases"] = [render_phase(p, ("phases", i)) for i, p in enumerate(data["phases"])]
+    if "rollback" in data:
+        data["rollback"] = render_phase(data["rollback"], ("rollback",))
+    return data
+
+
+def _dotted(loc: tuple) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _clean_loc(loc: tuple) -> tuple:
+    """Drop the discriminator tags pydantic inserts (``steps.0.ssh.command`` → ``steps.0.command``)."""
+    out: list[Any] = []
+    for i, part in enumerate(loc):
+        if part in STEP_KINDS and i >= 2 and loc[i - 2] == "steps":
+            continue
+        if isinstance(part, str) and part.startswith("function-"):
+            continue
+        out.append(part)
+    return tuple(out)
+
+
+def _describe(exc: ValidationError, locator: LineLocator, path: Path, data: dict) -> list[str]:
+    problems = []
+    for error in exc.errors():
+        loc = _clean_loc(tuple(error["loc"]))
+        kind = error["type"]
+        if kind == "missing":
+            message = "missing required field"
+        elif kind == "extra_forbidden":
+            message = "unknown field (check the spelling; docs/runbook-format.md lists the fields)"
+        elif kind == "union_tag_invalid":
+            message = (f"unknown step kind {error['input'].get('kind')!r}; expected one of: "
+                       f"{', '.join(STEP_KINDS)}")
+        elif kind == "union_tag_not_found":
+            message = f"missing field 'kind'; expected one of: {', '.join(STEP_KINDS)}"
+        elif kind == "literal_error":
+            message = f"got {error['input']!r}; {error['msg'].lower()}"
+        else:
+            message = error["msg"].removeprefix("Value error, ")
+            if "input" in error and not isinstance(error["input"], dict | list):
+                message += f" (got {error['input']!r})"
+        problems.append(f"{path}:{locator.line_of(loc)}: {_dotted(loc)}: {message}")
+    return problems
+
+
+def _cross_check(book: Runbook, locator: LineLocator, path: Path) -> list[str]:
+    problems: list[str] = []
+    seen: dict[str, tuple] = {}
+    phase_ids = {p.id for p in book.all_phases}
+
+    def problem(loc: tuple, message: str) -> None:
+        problems.append(f"{path}:{locator.line_of(loc)}: {_dotted(loc)}: {message}")
+
+    located: list[tuple[tuple, Any]] = []
+    for pi, phase in enumerate(book.phases):
+        template_ids: list[str] = []
+        for step in phase.steps:
+            base = re.sub(r"\.d\d+$", "", step.id) if phase.repeat else step.id
+            if base not in template_ids:
+                template_ids.append(base)
+        for step in phase.steps:
+            base = re.sub(r"\.d\d+$", "", step.id) if phase.repeat else step.id
+            located.append((("phases", pi, "steps", template_ids.index(base)), step))
+    if book.rollback:
+        for si, step in enumerate(book.rollback.steps):
+            located.append((("rollback", "steps", si), step))
+    for loc, step in located:
+        if step.id in seen:
+            problem((*loc, "id"), f"step id {step.id!r} is used twice")
+        seen[step.id] = loc
+    for loc, step in located:
+        for field in ("host", "healthy_host"):
+            name = getattr(step, field, None)
+            if name is not None and name not in book.hosts:
+                problem((*loc, field), f"no host named {name!r}; hosts: {', '.join(book.hosts)}")
+        for field in ("since_step", "from_step", "backup_step", "cutover_step", "power_off_step"):
+            ref = getattr(step, field, None)
+            if ref is not None and ref not in seen:
+                problem((*loc, field), f"no step with id {ref!r}")
+        ref_phase = getattr(step, "monitoring_phase", None)
+        if ref_phase is not None and ref_phase not in phase_ids:
+            problem((*loc, "monitoring_phase"), f"no phase with id {ref_phase!r}")
+        if step.kind in ("droplet_power", "droplet_destroy"):
+            host = book.hosts.get(step.host)
+            if host is not None and not host.droplet:
+                problem((*loc, "host"), f"host {step.host!r} has no 'droplet' name to act on")
+        if step.kind == "wait" and not (step.duration or step.until_utc or step.since_step):
+            problem(loc, "a wait step needs 'duration', 'until_utc' or 'since_step' with 'after'")
+        if step.kind == "wait" and bool(step.since_step) != bool(step.after):
+            problem(loc, "'since_step' and 'after' go together")
+    return problems
+
+
+class LineLocator:
+    """Maps a field path (``phases[2].steps[1].command``) to the line of the TOML text where it
+    is written, by following table headers; the nearest enclosing table's line is the fallback."""
+
+    _HEADER = re.compile(r"^\s*(\[\[?)\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
+    _KEY = re.compile(r"^\s*([A-Za-z0-9_\-\"'.]+)\s*=")
+
+    def __init__(self, text: str):
+        self.lines: dict[tuple, int] = {}
+        counters: dict[tuple, int] = {}
+        current: tuple = ()
+        for number, line in enumerate(text.splitlines(), start=1):
+            header = self._HEADER.match(line)
+            if header:
+                names = tuple(self._split(header.group(2)))
+                current = self._resolve(names, current, counters, header.group(1) == "[[")
+                self.lines.setdefault(current, number)
+                continue
+            key = self._KEY.match(line)
+            if key:
+                keys = tuple(self._split(key.group(1)))
+                self.lines.setdefault((*current, *keys), number)
+
+    @staticmethod
+    def _split(dotted: str) -> list[str]:
+        return [part.strip().strip("\"'") for part in re.findall(r'"[^"]*"|\'[^\']*\'|[^.]+',
+                                                                  dotted)]
+
+    def _resolve(self, names: tuple, current: tuple, counters: dict, is_array: bool) -> tuple:
+        # Rebuild the path with array indices: [[phases.steps]] belongs to the last [[phases]].
+        path: list[Any] = []
+        for i, name in enumerate(names):
+            path.append(name)
+            prefix_names = names[: i + 1]
+            if i < len(names) - 1 and counters.get(tuple(path)) is not None:
+                path.append(counters[tuple(path)])
+            elif i == len(names) - 1 and is_array:
+                key = tuple(path)
+                counters[key] = counters.get(key, -1) + 1
+                # A new parent element resets the counters of its children.
+                for other in list(counters):
+                    if len(other) > len(key) and other[: len(key)] == key:
+                        del counters[other]
+                path.append(counters[key])
+            del prefix_names
+        return tuple(path)
+
+    def line_of(self, loc: tuple) -> int:
+        loc = tuple(loc)
+        while loc:
+            if loc in self.lines:
+                return self.lines[loc]
+            loc = loc[:-1]
+        return 1
+
+
+def runbook_plan_lines(book: Runbook) -> list[str]:
+    """The plan as text lines: phases, steps, what each runs and where (``cutover validate``)."""
+    from .steps import describe_step  # late: the step kinds import this module
+
+    lines = [f"{book.runbook.title}  ({book.runbook.id}, sha256 {book.sha256[:12]})"]
+    for name, host in book.hosts.items():
+        droplet = f", droplet {host.droplet}" if host.droplet else ""
+        lines.append(f"  host {name}: {host.user}@{host.address}:{host.port}{droplet}  {host.role}")
+    for phase in book.all_phases:
+        label = "Rollback" if phase is book.rollback else f"Phase {phase.id}"
+        lines.append("")
+        lines.append(f"{label}: {phase.title}  (planned {phase.duration}"
+                     f"{', needs a verified backup' if phase.requires_backup else ''})")
+        for step in phase.steps:
+            lines.append(f"  {step.id:<12} [{step.kind}] {step.title}")
+            for item in describe_step(book, step):
+                lines.append(f"  {'':<12}   {item}")
+        for criterion in phase.success_criteria:
+            lines.append(f"  {'':<12} ✓ {criterion}")
+    return lines

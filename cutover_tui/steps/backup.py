@@ -1,0 +1,301 @@
+"""``backup``: a verified database backup, the safety net for every later phase.
+
+On the host: ``pg_dump`` with the credentials from the host's ``.env`` (the password travels on
+the SSH channel's stdin into ``PGPASSWORD``, never on a command line), written to a temporary
+name and renamed, then hashed there. Downloaded over the same SSH connection by SFTP into a
+``.partial`` file, hashed here, checked (``pg_restore --list`` or ``gzip -t``, table count, row
+counts, optionally a scratch restore) and only then renamed to its final name.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import hashlib
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from ..checklist import tail
+from ..clock import iso
+from ..envfile import EnvFile
+from ..errors import GateClosed
+from ..events import PlanItem, Verdict
+from ..runbook import BackupStep, Runbook
+from .base import StepContext, where
+from .env_edit import read_remote
+
+BLOCK_SIZE = 256 * 1024
+MAX_REQUESTS = 64
+MIN_REMOTE_FREE = 64 * 1024 * 1024
+
+
+def plan(book: Runbook, step: BackupStep) -> list[PlanItem]:
+    host = where(book, step.host)
+    ext = ".dump" if step.format == "custom" else ".sql.gz"
+    dump = "pg_dump -Fc" if step.format == "custom" else "pg_dump | gzip"
+    checks = ["sha256 on both ends", "pg_restore --list" if step.format == "custom" else "gzip -t"]
+    if step.expect_tables is not None:
+        checks.append(f"{step.expect_tables} tables")
+    checks += [f"{t} rows in [{r.min}, {r.max if r.max is not None else '∞'}]"
+               for t, r in step.row_counts.items()]
+    return [
+        PlanItem(host, f"read {step.database_url_key} from {step.env_file} (masked)"),
+        PlanItem(host, f"{dump} → {step.remote_dir}/{step.name_prefix}<UTC time>{ext} "
+                       "(password via stdin, never argv)"),
+        PlanItem("local", f"download over SFTP to {step.local_dir}/, then verify: "
+                          f"{', '.join(checks)}"),
+        PlanItem("local", f"scratch restore: {step.restore_check}"),
+    ]
+
+
+def database_parts(url: str) -> dict[str, str]:
+    parts = urlsplit(url)
+    if parts.scheme not in ("postgres", "postgresql", "postgresql+asyncpg", "postgresql+psycopg"):
+        raise GateClosed(f"the database URL is not a PostgreSQL URL (scheme {parts.scheme!r})")
+    return {
+        "host": parts.hostname or "localhost",
+        "port": str(parts.port or 5432),
+        "user": unquote(parts.username or ""),
+        "password": unquote(parts.password or ""),
+        "dbname": unquote(parts.path.lstrip("/")) or "postgres",
+    }
+
+
+def remote_command(step: BackupStep, db: dict[str, str], remote_path: str) -> str:
+    q = shlex.quote
+    connection = f"-h {q(db['host'])} -p {q(db['port'])} -U {q(db['user'])} -d {q(db['dbname'])}"
+    if step.format == "custom":
+        dump = f"pg_dump -Fc --no-password {connection} -f {q(remote_path + '.partial')}"
+    else:
+        dump = (f"pg_dump --no-password {connection} | gzip -c > "
+                f"{q(remote_path + '.partial')}")
+    return (
+        f"set -o pipefail; umask 077; mkdir -p {q(step.remote_dir)} && "
+        f"df -Pk {q(step.remote_dir)} | tail -n 1 && "
+        "IFS= read -r PGPASSWORD && export PGPASSWORD && "
+        f"{dump} && mv {q(remote_path + '.partial')} {q(remote_path)} && "
+        f"sha256sum {q(remote_path)} && stat -c 'size=%s' {q(remote_path)}"
+    )
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(1024 * 1024):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def inspect_dump(path: Path, fmt: str) -> dict[str, Any]:
+    """Structural check of a dump: readable in full, its tables and the rows of each COPY."""
+    if fmt == "custom":
+        binary = shutil.which("pg_restore")
+        if binary is None:
+            raise GateClosed("pg_restore is not installed here, so the custom-format dump "
+                             "cannot be checked; install postgresql-client")
+        result = subprocess.run([binary, "--list", str(path)], capture_output=True, text=True)
+        if result.returncode != 0:
+            raise GateClosed(f"pg_restore --list rejects the dump: "
+                             f"{result.stderr.strip().splitlines()[-1:]}")
+        tables = sorted({m.group(1) for m in re.finditer(
+            r"^\d+;.*? TABLE \S+ (\S+) ", result.stdout, re.MULTILINE)})
+        return {"tables": tables, "rows": {}}
+    tables: list[str] = []
+    rows: dict[str, int] = {}
+    copying: str | None = None
+    try:
+        with gzip.open(path, "rt", encoding="utf-8", errors="replace") as handle:
+            for line in handle:
+                if copying is not None:
+                    if line.startswith("\\."):
+                        copying = None
+                    else:
+                        rows[copying] += 1
+                    continue
+                created = re.match(r"CREATE TABLE (?:\w+\.)?\"?(\w+)\"? ", line)
+                if created:
+                    tables.append(created.group(1))
+                copy = re.match(r"COPY (?:\w+\.)?\"?(\w+)\"? .* FROM stdin;", line)
+                if copy:
+                    copying = copy.group(1)
+                    rows[copying] = 0
+    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        raise GateClosed(f"gzip -t fails: the dump is damaged ({exc})") from None
+    if copying is not None:
+        raise GateClosed(f"the dump ends inside the data of table {copying}: it is truncated")
+    return {"tables": sorted(tables), "rows": rows}
+
+
+def verify_local(path: Path, expected_sha: str, step: BackupStep) -> dict[str, Any]:
+    """Raise ``GateClosed`` with the reason unless the local file is a whole, valid dump."""
+    actual = sha256_file(path)
+    if actual != expected_sha:
+        raise GateClosed(f"sha256 mismatch: the host computed {expected_sha[:16]}…, the local "
+                         f"file {path.name} has {actual[:16]}…")
+    found = inspect_dump(path, step.format)
+    if step.expect_tables is not None and len(found["tables"]) != step.expect_tables:
+        raise GateClosed(f"the dump holds {len(found['tables'])} tables "
+                         f"({', '.join(found['tables'])}), expected {step.expect_tables}")
+    for table, wanted in step.row_counts.items():
+        if table not in found["rows"]:
+            continue  # custom format: counted by the scratch restore instead
+        count = found["rows"][table]
+        if count < wanted.min or (wanted.max is not None and count > wanted.max):
+            raise GateClosed(f"table {table} has {count} rows in the dump, expected "
+                             f"{wanted.min}–{wanted.max}")
+    return {"sha256": actual, "tables": len(found["tables"]), "table_names": found["tables"],
+            "row_counts": found["rows"]}
+
+
+def scratch_restore(path: Path, step: BackupStep, scratch_url: str) -> dict[str, int]:
+    """Restore into a scratch database and count rows of the named tables."""
+    env = {**os.environ}
+    if step.format == "custom":
+        command = ["pg_restore", "--no-owner", "--clean", "--if-exists", "-d", scratch_url,
+                   str(path)]
+        result = subprocess.run(command, capture_output=True, text=True, env=env)
+    else:
+        with gzip.open(path, "rb") as handle:
+            result = subprocess.run(["psql", "-v", "ON_ERROR_STOP=1", "-q", scratch_url],
+                                    input=handle.read(), capture_output=True, env=env)
+    if result.returncode != 0:
+        err = result.stderr if isinstance(result.stderr, str) else result.stderr.decode()
+        raise GateClosed(f"the scratch restore failed: {err.strip().splitlines()[-1:]}")
+    counts = {}
+    for table, wanted in step.row_counts.items():
+        query = subprocess.run(["psql", "-tAc", f'SELECT count(*) FROM "{table}"', scratch_url],
+                               capture_output=True, text=True, env=env)
+        if query.returncode != 0:
+            raise GateClosed(f"counting {table} in the scratch restore failed")
+        counts[table] = int(query.stdout.strip())
+        if counts[table] < wanted.min or (wanted.max is not None and counts[table] > wanted.max):
+            raise GateClosed(f"the restored {table} has {counts[table]} rows, expected "
+                             f"{wanted.min}–{wanted.max}")
+    return counts
+
+
+async def run(ctx: StepContext, step: BackupStep) -> Verdict:
+    started = time.monotonic()
+    env_text, _ = await read_remote(ctx, step.host, step.env_file)
+    values = EnvFile.parse(env_text).values()
+    ctx.masker.learn_env(values)
+    url = values.get(step.database_url_key)
+    if not url:
+        return Verdict(False, f"{step.env_file} on {step.host} has no {step.database_url_key}")
+    ctx.masker.learn(url)
+    db = database_parts(url)
+    if db["password"]:
+        ctx.masker.learn(db["password"])
+    stamp = time.strftime("%Y%m%d_%H%M%S", time.gmtime(ctx.clock.time()))
+    name = f"{step.name_prefix}{stamp}{'.dump' if step.format == 'custom' else '.sql.gz'}"
+    remote_path = f"{step.remote_dir.rstrip('/')}/{name}"
+    command = remote_command(step, db, remote_path)
+    ctx.say(f"dumping {db['dbname']} on {db['host']}:{db['port']} as {db['user']} "
+            f"from {step.host}")
+    result = await ctx.ssh.run(step.host, command, on_line=ctx.line_sink(step.host),
+                               timeout=3600, stdin=db["password"] + "\n")
+    if result.exit_status != 0:
+        return Verdict(False, f"pg_dump on {step.host} failed (exit {result.exit_status})",
+                       command=command, exit_status=result.exit_status,
+                       output=tail(ctx.masker(result.output)))
+    free = re.search(r"^\S+\s+\d+\s+\d+\s+(\d+)", result.output, re.MULTILINE)
+    if free and int(free.group(1)) * 1024 < MIN_REMOTE_FREE:
+        ctx.say(f"warning: only {int(free.group(1)) // 1024} MiB free in {step.remote_dir}")
+    remote_sha = re.search(r"^([0-9a-f]{64})\s", result.output, re.MULTILINE)
+    size_match = re.search(r"^size=(\d+)", result.output, re.MULTILINE)
+    if not remote_sha or not size_match:
+        return Verdict(False, "the host did not report the dump's sha256 and size",
+                       command=command, output=tail(ctx.masker(result.output)))
+    size = int(size_match.group(1))
+    local_dir = Path(os.path.expanduser(step.local_dir))
+    local_dir.mkdir(parents=True, exist_ok=True)
+    local_free = shutil.disk_usage(local_dir).free
+    if local_free < size * 1.1:
+        return Verdict(False, f"only {local_free // 2**20} MiB free in {local_dir}, the dump is "
+                              f"{size // 2**20} MiB: free some space and retry", command=command)
+    final = local_dir / name
+    partial = local_dir / (name + ".partial")
+    await download(ctx, step.host, remote_path, partial, size)
+    try:
+        evidence = await asyncio.to_thread(verify_local, partial, remote_sha.group(1), step)
+        restore = await restore_if_wanted(ctx, partial, step)
+    except GateClosed as exc:
+        rejected = partial.with_name(name + ".rejected")
+        os.replace(partial, rejected)
+        return Verdict(False, f"the backup failed verification: {exc}; kept as {rejected} "
+                              "for inspection, not as a backup", command=command)
+    os.replace(partial, final)
+    evidence.update(restore)
+    evidence.update(local_path=str(final), remote_path=remote_path, size=size,
+                    format=step.format, verified=True, verified_at=iso(ctx.clock.time()),
+                    seconds=round(time.monotonic() - started, 3))
+    return Verdict(True, f"backup verified: {final.name}, {size / 2**20:.1f} MiB, "
+                         f"{evidence['tables']} tables, sha256 {evidence['sha256'][:12]}",
+                   command=command, exit_status=0, output=tail(ctx.masker(result.output)),
+                   evidence=evidence)
+
+
+async def download(ctx: StepContext, host: str, remote_path: str, local: Path,
+                   size: int) -> None:
+    started = time.monotonic()
+
+    def progress(_src: bytes, _dst: bytes, done: int, total: int) -> None:
+        rate = done / max(1e-6, time.monotonic() - started)
+        eta = (total - done) / rate if rate else 0
+        ctx.progress(done, total, f"{done / 2**20:.1f}/{total / 2**20:.1f} MiB, "
+                                  f"{rate / 2**20:.1f} MiB/s, ETA {eta:.0f}s")
+
+    try:
+        async with ctx.ssh.sftp(host) as sftp:
+            await sftp.get(remote_path, str(local), block_size=BLOCK_SIZE,
+                           max_requests=MAX_REQUESTS, progress_handler=progress)
+    except BaseException:
+        local.unlink(missing_ok=True)
+        raise
+
+
+async def restore_if_wanted(ctx: StepContext, path: Path, step: BackupStep) -> dict[str, Any]:
+    scratch = os.environ.get("CUTOVER_SCRATCH_DATABASE_URL", "")
+    if step.restore_check == "off" or (step.restore_check == "auto" and not scratch):
+        return {"restore_check": "skipped (no scratch database: set "
+                                 "CUTOVER_SCRATCH_DATABASE_URL)" if step.restore_check == "auto"
+                else "off in the runbook"}
+    if not scratch:
+        raise GateClosed("the runbook asks for a scratch restore but "
+                         "CUTOVER_SCRATCH_DATABASE_URL is not set")
+    ctx.say("restoring into the scratch database to count rows")
+    counts = await asyncio.to_thread(scratch_restore, path, step, scratch)
+    return {"restore_check": "passed", "restored_row_counts": counts}
+
+
+def backup_gate(checklist_data: dict[str, Any], book: Runbook, recheck_file: bool) -> str | None:
+    """None when a verified backup exists (and, with ``recheck_file``, the local file still
+    has its checksum); otherwise the reason the gate is shut."""
+    steps = checklist_data.get("steps", {})
+    backups = [s for _, s in book.steps() if s.kind == "backup"]
+    if not backups:
+        return None
+    reasons = []
+    for step in backups:
+        record = steps.get(step.id, {})
+        evidence = record.get("evidence", {})
+        if record.get("state") != "done" or not evidence.get("verified"):
+            reasons.append(f"backup step {step.id} has not produced a verified backup")
+            continue
+        if recheck_file:
+            path = Path(evidence.get("local_path", ""))
+            if not path.is_file():
+                reasons.append(f"the backup file {path} is gone")
+                continue
+            if sha256_file(path) != evidence.get("sha256"):
+                reasons.append(f"the backup file {path} no longer has its recorded sha256")
+                continue
+        return None
+    return "; ".join(reasons)

@@ -1,0 +1,157 @@
+"""``env_edit`` and ``env_restore``: a reviewed, reversible change to a remote ``.env``.
+
+Read over SFTP → compute the new text → show the masked side-by-side diff → on confirmation
+re-read and refuse if the file drifted → copy the original to ``.env.bak-<UTC>`` → write the new
+text to a temporary name, fsync, rename it over the file → read it back and compare hashes. A
+connection lost at any moment leaves the old file or the new one, never part of one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import posixpath
+from datetime import UTC, datetime
+from typing import Any
+
+from ..envfile import EnvDiff, EnvFile, diff
+from ..errors import EnvFileError, SSHError
+from ..events import PlanItem, Verdict
+from ..masking import mask_value
+from ..runbook import EnvEditStep, EnvRestoreStep, Runbook
+from .base import StepContext, where
+
+MAX_DRIFT_RETRIES = 3
+
+
+def plan(book: Runbook, step: EnvEditStep | EnvRestoreStep) -> list[PlanItem]:
+    host = where(book, step.host)
+    if isinstance(step, EnvRestoreStep):
+        return [PlanItem(host, f"restore {step.path} from the backup step {step.from_step} made "
+                               "(diff shown first; the current file is backed up too)")]
+    items = [PlanItem(host, f"edit {step.path}: {key}={mask_value(key, value)}")
+             for key, value in step.set.items()]
+    items += [PlanItem(host, f"edit {step.path}: remove {key}") for key in step.unset]
+    items.append(PlanItem(host, f"back up {step.path} to {step.path}.bak-<UTC time>, write the "
+                                "new file atomically, verify its sha256"))
+    return items
+
+
+async def read_remote(ctx: StepContext, host: str, path: str) -> tuple[str, int | None]:
+    import asyncssh  # late: `cutover validate` plans steps without loading SSH
+
+    async with ctx.ssh.sftp(host) as sftp:
+        try:
+            async with sftp.open(path, "rb") as handle:
+                data = await handle.read()
+            mode = (await sftp.stat(path)).permissions
+        except asyncssh.SFTPNoSuchFile:
+            raise EnvFileError(f"{path} does not exist on {host}") from None
+    try:
+        return data.decode("utf-8"), mode
+    except UnicodeDecodeError:
+        raise EnvFileError(f"{path} on {host} is not UTF-8 text; refusing to edit it") from None
+
+
+async def write_remote_atomically(ctx: StepContext, host: str, path: str, text: str,
+                                  mode: int | None, backup_of: str | None) -> str | None:
+    """Back up the current file (if ``backup_of`` is given, its text), then replace ``path``.
+    Returns the backup path."""
+    stamp = datetime.fromtimestamp(ctx.clock.time(), UTC).strftime("%Y%m%dT%H%M%SZ")
+    directory, name = posixpath.split(path)
+    backup_path = posixpath.join(directory, f"{name}.bak-{stamp}") if backup_of is not None \
+        else None
+    tmp_path = posixpath.join(directory, f".{name}.cutover-{stamp}.tmp")
+    async with ctx.ssh.sftp(host) as sftp:
+        if backup_path is not None:
+            await _put(sftp, backup_path + ".tmp", backup_of.encode(), mode)
+            await sftp.posix_rename(backup_path + ".tmp", backup_path)
+            ctx.say(f"backed up {path} to {backup_path}", host=host)
+        await _put(sftp, tmp_path, text.encode(), mode)
+        await sftp.posix_rename(tmp_path, path)
+        ctx.say(f"wrote {path} ({len(text.encode())} bytes) by renaming {tmp_path}", host=host)
+    return backup_path
+
+
+async def _put(sftp: Any, path: str, data: bytes, mode: int | None) -> None:
+    import asyncssh
+
+    async with sftp.open(path, "wb", asyncssh.SFTPAttrs(permissions=mode or 0o600)) as handle:
+        await handle.write(data)
+        try:
+            await handle.fsync()
+        except asyncssh.SFTPOpUnsupported:
+            pass
+    if mode is not None:
+        await sftp.chmod(path, mode & 0o7777)
+
+
+async def apply_reviewed(ctx: StepContext, host: str, path: str, compute, title: str,
+                         ) -> Verdict:
+    """The shared flow: diff, confirm, drift check, back up, atomic write, verify."""
+    current, mode = await read_remote(ctx, host, path)
+    for _attempt in range(MAX_DRIFT_RETRIES):
+        parsed = EnvFile.parse(current)
+        ctx.masker.learn_env(parsed.values())
+        for line_no, text in parsed.malformed:
+            ctx.say(f"{path}:{line_no}: kept as it is, not a KEY=value line: {ctx.masker(text)}")
+        proposed = compute(current)
+        ctx.masker.learn_env(EnvFile.parse(proposed).values())
+        shown: EnvDiff = diff(path, current, proposed)
+        if not shown.changed:
+            return Verdict(True, f"{path} on {host} already has these values; nothing to change",
+                           command=f"edit {path}", evidence={"sha256": shown.old_sha256,
+                                                              "changed": False})
+        if not await ctx.operator.review_diff(ctx.step_id, title, shown):
+            return Verdict(False, f"the change to {path} on {host} was not confirmed; "
+                                  "nothing was written", command=f"edit {path}")
+        latest, mode = await read_remote(ctx, host, path)
+        if latest != current:
+            ctx.say(f"{path} on {host} changed since the diff was shown; showing the new diff")
+            current = latest
+            continue
+        try:
+            backup = await write_remote_atomically(ctx, host, path, proposed, mode, current)
+        except SSHError as exc:
+            raise EnvFileError(f"writing {path} on {host} failed ({exc}); the file is either "
+                               "the old or the new version, never a mix: re-run the step to "
+                               "see which") from None
+        written, _ = await read_remote(ctx, host, path)
+        written_sha = hashlib.sha256(written.encode()).hexdigest()
+        if written_sha != shown.new_sha256:
+            return Verdict(False, f"{path} on {host} reads back with sha256 {written_sha[:12]}, "
+                                  f"not the {shown.new_sha256[:12]} written", command=title)
+        return Verdict(True, f"{path} on {host} updated; original kept at {backup}",
+                       command=title,
+                       output="\n".join(shown.unified_lines()),
+                       evidence={"changed": True, "backup_path": backup,
+                                 "old_sha256": shown.old_sha256, "new_sha256": written_sha,
+                                 "diff": shown.unified_lines()})
+    return Verdict(False, f"{path} on {host} kept changing while it was being reviewed; "
+                          "nothing was written", command=title)
+
+
+async def run(ctx: StepContext, step: EnvEditStep | EnvRestoreStep) -> Verdict:
+    if isinstance(step, EnvRestoreStep):
+        return await _restore(ctx, step)
+
+    def compute(text: str) -> str:
+        env = EnvFile.parse(text)
+        for key, value in step.set.items():
+            env = env.set(key, value)
+        for key in step.unset:
+            env = env.unset(key)
+        return env.render()
+
+    return await apply_reviewed(ctx, step.host, step.path, compute, f"edit {step.path}")
+
+
+async def _restore(ctx: StepContext, step: EnvRestoreStep) -> Verdict:
+    backup = ctx.record(step.from_step).get("evidence", {}).get("backup_path")
+    if not backup:
+        return Verdict(False, f"step {step.from_step} recorded no backup of {step.path} to "
+                              "restore", command=f"restore {step.path}")
+    original, _ = await read_remote(ctx, step.host, backup)
+    verdict = await apply_reviewed(ctx, step.host, step.path, lambda _current: original,
+                                   f"restore {step.path} from {backup}")
+    verdict.evidence["restored_from"] = backup
+    return verdict

@@ -1,0 +1,79 @@
+"""``services``: systemctl status/start/stop/restart across units, with the state parsed."""
+
+from __future__ import annotations
+
+import re
+import shlex
+
+from ..checklist import tail
+from ..events import PlanItem, Verdict
+from ..runbook import Runbook, ServicesStep
+from .base import StepContext, ssh_item
+
+ACTIVE_LINE = re.compile(r"^\s*Active:\s+(\S+)\s+\(([^)]*)\)", re.MULTILINE)
+
+
+def parse_status(output: str) -> str:
+    """'active (running)', 'inactive (dead)', 'failed (Result: exit-code)' or 'unknown'."""
+    match = ACTIVE_LINE.search(output)
+    return f"{match.group(1)} ({match.group(2)})" if match else "unknown"
+
+
+def expected_state(step: ServicesStep) -> str:
+    wanted = step.expect or ("inactive" if step.action == "stop" else "active")
+    return "active (running)" if wanted == "active" else "inactive (dead)"
+
+
+def commands(step: ServicesStep) -> list[str]:
+    out = []
+    if step.action != "status":
+        for unit in step.units:
+            out.append(f"systemctl {step.action} {shlex.quote(unit)}")
+            if step.pause_after.get(unit):
+                out.append(f"sleep {step.pause_after[unit]:g}")
+    if step.settle_seconds:
+        out.append(f"sleep {step.settle_seconds:g}")
+    out += [f"systemctl status {shlex.quote(u)} --no-pager" for u in step.units]
+    return out
+
+
+def plan(book: Runbook, step: ServicesStep) -> list[PlanItem]:
+    items = [ssh_item(book, step.host, c) for c in commands(step)]
+    items.append(PlanItem("check", f"each unit is {expected_state(step)}"))
+    return items
+
+
+async def run(ctx: StepContext, step: ServicesStep) -> Verdict:
+    outputs: list[str] = []
+    problems: list[str] = []
+    sink = ctx.line_sink(step.host)
+    if step.action != "status":
+        for unit in step.units:
+            command = f"systemctl {step.action} {shlex.quote(unit)}"
+            result = await ctx.ssh.run(step.host, command, on_line=sink, timeout=90)
+            outputs.append(f"$ {command}\n{result.output}")
+            if result.exit_status != 0:
+                problems.append(f"`{command}` exited {result.exit_status} on {step.host}")
+            if step.pause_after.get(unit):
+                ctx.say(f"waiting {step.pause_after[unit]:g}s after {step.action} {unit}")
+                await ctx.clock.sleep(step.pause_after[unit])
+    if step.settle_seconds:
+        await ctx.clock.sleep(step.settle_seconds)
+    want = expected_state(step)
+    states: dict[str, str] = {}
+    for unit in step.units:
+        command = f"systemctl status {shlex.quote(unit)} --no-pager"
+        result = await ctx.ssh.run(step.host, command, on_line=sink, timeout=30)
+        outputs.append(f"$ {command}\n{result.output}")
+        states[unit] = parse_status(result.output)
+        if states[unit] != want and not (want == "inactive (dead)"
+                                          and states[unit].startswith("inactive")):
+            problems.append(f"{unit} on {step.host} is {states[unit]}, expected {want}")
+    return Verdict(
+        ok=not problems,
+        summary="; ".join(problems) or f"{len(step.units)} unit(s) {want} on {step.host}",
+        command="\n".join(commands(step)),
+        exit_status=0 if not problems else 1,
+        output=tail("\n".join(outputs)),
+        evidence={"states": states},
+    )
