@@ -56,6 +56,7 @@ class MovableClock(Clock):
     def _publish(self) -> None:
         if self.state_file is None:
             return
+        self.state_file.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.state_file.with_suffix(".tmp")
         tmp.write_text(json.dumps({"offset": self.offset}))
         os.replace(tmp, self.state_file)

@@ -9,7 +9,6 @@ a verified backup. Rollback steps are never gated: they are for when things went
 from __future__ import annotations
 
 import asyncio
-import logging
 import traceback
 from collections.abc import Callable
 from pathlib import Path
@@ -24,9 +23,6 @@ from .operator import Operator
 from .runbook import Phase, Runbook
 from .steps import kind_module, plan_step
 from .steps.base import StepContext
-
-log = logging.getLogger("cutover.engine")
-
 
 def mask_tree(value: Any, masker: Masker) -> Any:
     if isinstance(value, str):
@@ -76,6 +72,13 @@ class Engine:
             return
         with self.event_log.open("a") as handle:  # type: ignore[union-attr]
             handle.write(f"{iso(self.clock.time())} {self.masker(text)}\n")
+
+    def _log_crash(self, step_id: str, text: str) -> None:
+        """A step kind's bug: keep the traceback for developers in the run's log, off screen."""
+        if self.event_log is not None:
+            with self.event_log.open("a") as handle:
+                handle.write(f"{iso(self.clock.time())} {step_id} internal error:\n"
+                             f"{self.masker(text)}\n")
 
     def droplets(self) -> Any:
         if self._droplets is None:
@@ -161,7 +164,7 @@ class Engine:
             self._record(step_id, verdict)
             raise
         except Exception as exc:  # a bug in a step kind must not take the run down with it
-            log.error("step %s crashed:\n%s", step_id, traceback.format_exc())
+            self._log_crash(step_id, traceback.format_exc())
             verdict = Verdict(False, f"internal error in the {step.kind} step "
                                      f"({type(exc).__name__}: {exc}); the run record is intact")
         self._record(step_id, verdict)

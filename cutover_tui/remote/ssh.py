@@ -139,9 +139,9 @@ class SSHPool:
                 "the connection, or the host was rebuilt: verify, then fix known_hosts by hand)"
             )
         try:
-            key = await asyncssh.get_server_host_key(target.address, target.port,
-                                                     login_timeout=self.connect_timeout)
-        except (OSError, asyncssh.Error) as exc:
+            key = await asyncio.wait_for(
+                asyncssh.get_server_host_key(target.address, target.port), self.connect_timeout)
+        except (OSError, asyncssh.Error, asyncio.TimeoutError) as exc:
             raise SSHError(self._explain(target, exc)) from None
         if key is None:
             raise SSHError(f"SSH to {target.label}: the server sent no host key")

@@ -1,0 +1,274 @@
+"""The rehearsal world: the M11 runbook's hosts, services, database and DigitalOcean account,
+all real servers on loopback, in one directory.
+
+    world = World(tmp_path)
+    await world.start()
+    book = load_runbook(M11, world.overrides())
+    ...
+    await world.stop()
+
+Each host ("old" 127.0.0.2, "new" 127.0.0.3) is an SSH server on a free port running commands
+as real processes in its own tree, with its services running as processes. ``stop`` leaves no
+process or listening port behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import secrets
+import shutil
+import socket
+import stat
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import asyncssh
+
+from ..clock import MovableClock
+from ..runbook import Overrides
+from . import appfiles
+from .data import create_database
+from .doapi import DOApiStandIn, DropletRecord
+from .hostenv import UNITS, HostEnv
+from .sshhost import SandboxHost
+
+HOST_ADDRESSES = {"old": "127.0.0.2", "new": "127.0.0.3"}
+DROPLET_NAMES = {"old": "air-demand-prod", "new": "air-demand-staging"}
+DROPLET_IDS = {"old": 318829101, "new": 402113377}
+STANDINS = ("systemctl", "journalctl", "crontab", "pg_dump", "curl", "jq", "pgrep", "uv")
+GIT_ENV = {"GIT_AUTHOR_NAME": "air-demand", "GIT_AUTHOR_EMAIL": "dev@air-demand.example",
+           "GIT_COMMITTER_NAME": "air-demand", "GIT_COMMITTER_EMAIL": "dev@air-demand.example"}
+
+
+def free_port(addresses: list[str]) -> int:
+    """A port free on every one of ``addresses``."""
+    for _ in range(50):
+        with socket.socket() as probe:
+            probe.bind((addresses[0], 0))
+            port = probe.getsockname()[1]
+        try:
+            for address in addresses:
+                with socket.socket() as check:
+                    check.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                    check.bind((address, port))
+        except OSError:
+            continue
+        return port
+    raise RuntimeError("no free port found on the rehearsal addresses")
+
+
+def _git(cwd: Path, *args: str) -> None:
+    subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True,
+                   env={**os.environ, **GIT_ENV})
+
+
+class World:
+    def __init__(self, root: Path, clock: MovableClock | None = None,
+                 hosts: tuple[str, ...] = ("old", "new"), action_seconds: float = 0.2):
+        self.root = Path(root).resolve()
+        self.clock = clock or MovableClock(state_file=self.root / "clock.json")
+        if self.clock.state_file is None:
+            self.clock.state_file = self.root / "clock.json"
+        self.host_names = hosts
+        self.action_seconds = action_seconds
+        self.hosts: dict[str, SandboxHost] = {}
+        self.api: DOApiStandIn | None = None
+        self.token = "dop_v1_" + secrets.token_hex(32)
+        self.db_password = secrets.token_urlsafe(18)
+        self.secrets: list[str] = []
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.started = False
+
+    # ------------------------------------------------------------------ paths
+
+    @property
+    def bin_dir(self) -> Path:
+        return self.root / "bin"
+
+    @property
+    def operator_dir(self) -> Path:
+        return self.root / "operator"
+
+    @property
+    def client_key(self) -> Path:
+        return self.operator_dir / "id_ed25519"
+
+    @property
+    def known_hosts(self) -> Path:
+        return self.operator_dir / "known_hosts"
+
+    @property
+    def local_repo(self) -> Path:
+        return self.operator_dir / "air-demand"
+
+    @property
+    def backup_dir(self) -> Path:
+        return self.operator_dir / "air-demand-backups"
+
+    def app_dir(self, host: str) -> Path:
+        return self.root / "hosts" / host / "fs" / "root" / "air-demand"
+
+    # ------------------------------------------------------------------ life cycle
+
+    async def start(self) -> World:
+        self.loop = asyncio.get_running_loop()
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.clock.advance(0)
+        await asyncio.to_thread(self._build_files)
+        client_key = asyncssh.generate_private_key("ssh-ed25519")
+        client_key.write_private_key(str(self.client_key))
+        public = client_key.export_public_key().decode()
+        self.known_hosts.touch()
+        addresses = [HOST_ADDRESSES[h] for h in self.host_names]
+        api_port = free_port(addresses)
+        dashboard_port = free_port(addresses)
+        try:
+            for name in self.host_names:
+                env = HostEnv(name, HOST_ADDRESSES[name], self.root / "hosts" / name, self.root,
+                              self.app_dir(name), api_port, dashboard_port)
+                host = SandboxHost(env, self.bin_dir,
+                                   asyncssh.generate_private_key("ssh-ed25519"), public)
+                self.hosts[name] = host
+                await host.power_on()
+                await host._start_units(list(UNITS))
+            self.api = DOApiStandIn(self.token, self._effect, self.action_seconds)
+            for name in self.host_names:
+                self.api.add_droplet(DropletRecord(DROPLET_IDS[name], DROPLET_NAMES[name],
+                                                   HOST_ADDRESSES[name], name))
+            self.api.start()
+        except BaseException:
+            await self.stop()
+            raise
+        self.started = True
+        return self
+
+    async def stop(self) -> None:
+        for host in self.hosts.values():
+            await host.power_off()
+            host.kill_services()
+        if self.api is not None:
+            self.api.stop()
+        self.started = False
+
+    async def __aenter__(self) -> World:
+        return await self.start()
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.stop()
+
+    def _effect(self, host_name: str, effect: str) -> None:
+        """Called from the API stand-in's thread when an action completes."""
+        host = self.hosts[host_name]
+        coroutine = {"power_off": host.power_off, "power_on": host.power_on,
+                     "destroy": host.destroy}[effect]()
+        assert self.loop is not None
+        asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout=30)
+
+    # ------------------------------------------------------------------ building the tree
+
+    def _build_files(self) -> None:
+        self.bin_dir.mkdir(parents=True, exist_ok=True)
+        for name in STANDINS:
+            script = self.bin_dir / name
+            script.write_text(f"#!{sys.executable}\nfrom cutover_tui.sandbox.standins import main\n"
+                              f"main({name!r})\n")
+            script.chmod(0o755)
+        db_dir = self.root / "db"
+        db_dir.mkdir(exist_ok=True)
+        if not (db_dir / "production.sqlite3").exists():
+            create_database(db_dir / "production.sqlite3")
+        config = {"host": "127.0.0.1", "port": 25060, "user": "doadmin",
+                  "password": self.db_password, "dbname": "air_demand"}
+        (db_dir / "database.json").write_text(json.dumps(config))
+        database_url = (f"postgresql://doadmin:{self.db_password}@127.0.0.1:25060/air_demand"
+                        "?sslmode=require")
+        self._build_origin()
+        self.operator_dir.mkdir(parents=True, exist_ok=True)
+        if not self.local_repo.exists():
+            _git(self.operator_dir, "clone", "-q", str(self.root / "git" / "air-demand.git"),
+                 "air-demand")
+        for name in self.host_names:
+            fs = self.root / "hosts" / name / "fs"
+            (fs / "root" / "backups").mkdir(parents=True, exist_ok=True)
+            (fs / "var" / "log").mkdir(parents=True, exist_ok=True)
+            state = self.root / "hosts" / name / "state"
+            (state / "services").mkdir(parents=True, exist_ok=True)
+            (state / "journal").mkdir(parents=True, exist_ok=True)
+            app_dir = self.app_dir(name)
+            if not app_dir.exists():
+                _git(fs / "root", "clone", "-q", str(self.root / "git" / "air-demand.git"),
+                     "air-demand")
+            secret_key, api_token = secrets.token_hex(24), secrets.token_urlsafe(24)
+            self.secrets += [self.db_password, secret_key, api_token]
+            env_path = app_dir / ".env"
+            env_path.write_text(appfiles.env_file("staging" if name == "new" else "production",
+                                                  database_url, secret_key, api_token))
+            env_path.chmod(0o600)
+            (state / "crontab").write_text(
+                "# m h dom mon dow command\n"
+                "0 2 * * * /root/air-demand/scripts/rotate_logs.sh\n")
+
+    def _build_origin(self) -> None:
+        origin = self.root / "git" / "air-demand.git"
+        if origin.exists():
+            return
+        work = self.root / "git" / "seed"
+        for path, text in appfiles.FILES.items():
+            target = work / path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text)
+            if path in appfiles.EXECUTABLE:
+                target.chmod(target.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+        _git(work, "init", "-q", "-b", "main")
+        _git(work, "add", "-A")
+        _git(work, "commit", "-q", "-m", "air-demand as of M10")
+        _git(self.root / "git", "clone", "-q", "--bare", str(work), str(origin))
+        shutil.rmtree(work)
+
+    # ------------------------------------------------------------------ pointing a runbook here
+
+    def overrides(self) -> Overrides:
+        hosts: dict[str, dict[str, Any]] = {}
+        host_vars: dict[str, dict[str, str]] = {}
+        for name, host in self.hosts.items():
+            hosts[name] = {"address": host.address, "port": host.port, "user": "root",
+                           "ssh_key": str(self.client_key), "known_hosts": str(self.known_hosts)}
+            fs = self.root / "hosts" / name / "fs"
+            host_vars[name] = {"app_dir": str(self.app_dir(name)),
+                               "remote_backup_dir": str(fs / "root" / "backups"),
+                               "health_log": str(fs / "var" / "log" / "air-demand-health.log")}
+        first = next(iter(self.hosts.values()))
+        python = sys.executable
+        variables = {
+            "api_port": str(first.env.api_port),
+            "dashboard_port": str(first.env.dashboard_port),
+            "local_backup_dir": str(self.backup_dir),
+            "local_repo": str(self.local_repo),
+            "dashboard_dir": str(self.local_repo / "dashboard"),
+            "test_command": f"{python} tests/run_suite.py",
+            "smoke_command": f"{python} tests/run_suite.py --smoke",
+        }
+        return Overrides(hosts=hosts, variables=variables, host_vars=host_vars)
+
+    def environ(self) -> dict[str, str]:
+        """What the operator's environment needs to reach this world's DigitalOcean API."""
+        assert self.api is not None
+        return {"DIGITALOCEAN_API_URL": self.api.url, "DIGITALOCEAN_TOKEN": self.token}
+
+    def droplet_api(self, **kwargs: Any) -> Any:
+        from ..remote.droplets import DropletAPI
+
+        assert self.api is not None
+        return DropletAPI(self.token, self.api.url, **kwargs)
+
+    def trust_host_keys(self) -> None:
+        """Record every host's key in the operator's known_hosts (no prompt on first use)."""
+        lines = []
+        for host in self.hosts.values():
+            algorithm, blob = host.host_key.export_public_key().decode().split()[:2]
+            lines.append(f"[{host.address}]:{host.port} {algorithm} {blob}\n")
+        self.known_hosts.write_text("".join(lines))
