@@ -578,7 +578,8 @@ def _describe(exc: ValidationError, locator: LineLocator, path: Path, data: dict
             message = error["msg"].removeprefix("Value error, ")
             if "input" in error and not isinstance(error["input"], dict | list):
                 message += f" (got {error['input']!r})"
-        problems.append(f"{path}:{locator.line_of(loc)}: {_dotted(loc)}: {message}")
+        where = (*loc, "kind") if kind == "union_tag_invalid" else loc
+        problems.append(f"{path}:{locator.line_of(where)}: {_dotted(loc)}: {message}")
     return problems
 
 
@@ -597,9 +598,10 @@ def _cross_check(book: Runbook, locator: LineLocator, path: Path) -> list[str]:
             base = re.sub(r"\.d\d+$", "", step.id) if phase.repeat else step.id
             if base not in template_ids:
                 template_ids.append(base)
-        for step in phase.steps:
-            base = re.sub(r"\.d\d+$", "", step.id) if phase.repeat else step.id
-            located.append((("phases", pi, "steps", template_ids.index(base)), step))
+        for si, step in enumerate(phase.steps):
+            if phase.repeat:
+                si = template_ids.index(re.sub(r"\.d\d+$", "", step.id))
+            located.append((("phases", pi, "steps", si), step))
     if book.rollback:
         for si, step in enumerate(book.rollback.steps):
             located.append((("rollback", "steps", si), step))

@@ -187,8 +187,10 @@ class SSHPool:
                 timed_out = False
 
                 async def pump() -> None:
-                    async for line in process.stdout:
-                        line = line.rstrip("\n")
+                    async for raw in process.stdout:
+                        if not raw:
+                            continue  # asyncssh yields "" at EOF
+                        line = raw.rstrip("\n")
                         lines.append(line)
                         if on_line is not None:
                             on_line(line)

@@ -28,6 +28,15 @@ class WebResult:
             return None
 
 
+def _connect_reason(exc: BaseException) -> str:
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, ConnectionRefusedError) or "refused" in str(cause).lower():
+            return "connection refused (nothing is listening there)"
+        cause = cause.__cause__ or cause.__context__
+    return f"could not connect ({exc})"
+
+
 class Web:
     def __init__(self, default_timeout: float = 10.0):
         self.default_timeout = default_timeout
@@ -50,8 +59,7 @@ class Web:
             raise HTTPError(f"{method} {url}: no answer within {timeout or self.default_timeout:g}s"
                             ) from None
         except httpx.ConnectError as exc:
-            reason = "connection refused" if "refused" in str(exc).lower() else str(exc)
-            raise HTTPError(f"{method} {url}: {reason}") from None
+            raise HTTPError(f"{method} {url}: {_connect_reason(exc)}") from None
         except httpx.HTTPError as exc:
             raise HTTPError(f"{method} {url}: {exc or type(exc).__name__}") from None
         return WebResult(response.status_code, response.text,

@@ -231,10 +231,13 @@ class World:
 
     # ------------------------------------------------------------------ pointing a runbook here
 
-    def overrides(self) -> Overrides:
+    def overrides(self, hosts_in_runbook: list[str] | None = None) -> Overrides:
+        """Overrides that point a runbook's hosts (all of the world's, or the ones named) here."""
         hosts: dict[str, dict[str, Any]] = {}
         host_vars: dict[str, dict[str, str]] = {}
         for name, host in self.hosts.items():
+            if hosts_in_runbook is not None and name not in hosts_in_runbook:
+                continue
             hosts[name] = {"address": host.address, "port": host.port, "user": "root",
                            "ssh_key": str(self.client_key), "known_hosts": str(self.known_hosts)}
             fs = self.root / "hosts" / name / "fs"
