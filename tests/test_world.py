@@ -1,0 +1,163 @@
+"""The rehearsal world: stand-ins behave like the real programs for the runbook's calls,
+droplets map to hosts, and the demo runs the whole M11 runbook end to end and leaves nothing."""
+
+import asyncio
+import re
+import socket
+import subprocess
+import sys
+import time
+import tomllib
+from pathlib import Path
+
+import asyncssh
+import httpx
+import pytest
+
+from cutover_tui.envfile import EnvFile
+from cutover_tui.masking import is_secret_key
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+async def ssh_run(world, name, command, **kwargs):
+    host = world.hosts[name]
+    async with asyncssh.connect(host.address, host.port, username="root",
+                                client_keys=[str(world.client_key)],
+                                known_hosts=str(world.known_hosts)) as conn:
+        return await conn.run(command, **kwargs)
+
+
+async def test_systemctl_reports_the_real_format_and_stop_really_stops(world):
+    host = world.hosts["new"]
+    status = await ssh_run(world, "new", "systemctl status air-demand-api --no-pager")
+    assert status.exit_status == 0
+    assert re.search(r"^\s+Active: active \(running\) since \w{3} \d{4}-\d\d-\d\d", status.stdout,
+                     re.MULTILINE)
+    assert "Loaded: loaded (/etc/systemd/system/air-demand-api.service; enabled" in status.stdout
+    url = f"http://{host.address}:{host.env.api_port}/health"
+    async with httpx.AsyncClient() as client:
+        assert (await client.get(url)).json()["status"] == "healthy"
+        stop = await ssh_run(world, "new", "systemctl stop air-demand-api")
+        assert stop.exit_status == 0
+        with pytest.raises(httpx.ConnectError):
+            await client.get(url)
+    after = await ssh_run(world, "new", "systemctl status air-demand-api")
+    assert after.exit_status == 3 and "Active: inactive (dead)" in after.stdout
+    missing = await ssh_run(world, "new", "systemctl status nope")
+    assert missing.exit_status == 4 and "Unit nope.service could not be found." in missing.stderr
+
+
+async def test_the_api_reads_the_env_file_when_it_starts(world):
+    host = world.hosts["new"]
+    env = world.app_dir("new") / ".env"
+    env.write_text(env.read_text().replace("ENVIRONMENT=staging", "ENVIRONMENT=production"))
+    url = f"http://{host.address}:{host.env.api_port}/health"
+    async with httpx.AsyncClient() as client:
+        assert (await client.get(url)).json()["environment"] == "staging"
+        await ssh_run(world, "new", "systemctl restart air-demand-api")
+        assert (await client.get(url)).json()["environment"] == "production"
+
+
+async def test_journalctl_follow_streams_new_lines(world):
+    host = world.hosts["new"]
+    async with asyncssh.connect(host.address, host.port, username="root",
+                                client_keys=[str(world.client_key)],
+                                known_hosts=str(world.known_hosts)) as conn:
+        process = await conn.create_process("journalctl -u air-demand-api -f")
+        await conn.run(f"curl -s http://localhost:{host.env.api_port}/health/db")
+        line = ""
+        while "/health/db" not in line:
+            line = await asyncio.wait_for(process.stdout.readline(), 10)
+        assert re.match(r"\w{3} \d\d \d\d:\d\d:\d\d new air-demand-api\[\d+\]: INFO:", line)
+        process.close()
+
+
+async def test_crontab_keeps_other_entries_with_the_runbooks_idempotent_install(world):
+    command = ("line='*/5 * * * * /x/monitor_health.sh'\n"
+               "( crontab -l 2>/dev/null | grep -vxF \"$line\"; echo \"$line\" ) | crontab -\n"
+               "crontab -l")
+    first = await ssh_run(world, "new", command)
+    second = await ssh_run(world, "new", command)
+    assert first.stdout == second.stdout
+    assert "rotate_logs.sh" in second.stdout
+    assert second.stdout.count("monitor_health.sh") == 1
+    wiped = await ssh_run(world, "new", "echo '*/5 * * * * /x' | crontab - && crontab -l")
+    assert "rotate_logs.sh" not in wiped.stdout  # what the seed's command would have done
+
+
+async def test_pg_dump_needs_the_password_and_writes_nine_tables(world):
+    values = EnvFile.parse((world.app_dir("new") / ".env").read_text()).values()
+    password = re.search(r":([^:@/]+)@", values["DATABASE_URL"]).group(1)
+    base = "pg_dump --no-password -h 127.0.0.1 -p 25060 -U doadmin -d air_demand"
+    denied = await ssh_run(world, "new", f"PGPASSWORD=wrong {base}")
+    assert denied.exit_status == 1 and "password authentication failed" in denied.stderr
+    dump = await ssh_run(world, "new", f"IFS= read -r PGPASSWORD; export PGPASSWORD; {base}",
+                         input=password + "\n")
+    assert dump.exit_status == 0
+    assert len(re.findall(r"^CREATE TABLE public\.", dump.stdout, re.MULTILINE)) == 9
+
+
+async def test_powering_a_droplet_off_stops_ssh_and_health_and_on_restores(world):
+    api = world.droplet_api()
+    old = world.hosts["old"]
+    droplet = await asyncio.to_thread(api.find, "air-demand-prod")
+    assert droplet.ip == old.address and droplet.status == "active"
+    action = await asyncio.to_thread(api.post_action, droplet.id, "power_off")
+    assert await asyncio.to_thread(api.wait_action, action["id"], 10, 0.05) == "completed"
+    assert (await asyncio.to_thread(api.get, droplet.id)).status == "off"
+    with pytest.raises((OSError, asyncssh.Error)):
+        await ssh_run(world, "old", "true")
+    async with httpx.AsyncClient() as client:
+        with pytest.raises(httpx.ConnectError):
+            await client.get(f"http://{old.address}:{old.env.api_port}/health")
+    action = await asyncio.to_thread(api.post_action, droplet.id, "power_on")
+    assert await asyncio.to_thread(api.wait_action, action["id"], 10, 0.05) == "completed"
+    assert (await ssh_run(world, "old", "echo back")).stdout == "back\n"
+
+
+def _listening_ports() -> set[tuple[str, int]]:
+    out = set()
+    for table in ("/proc/net/tcp",):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] == "0A":  # LISTEN
+                address, port = fields[1].split(":")
+                ip = socket.inet_ntoa(bytes.fromhex(address)[::-1])
+                out.add((ip, int(port, 16)))
+    return out
+
+
+def test_demo_headless_runs_every_step_and_leaves_nothing_behind(tmp_path):
+    keep = tmp_path / "demo"
+    started = time.monotonic()
+    result = subprocess.run([sys.executable, "-m", "cutover_tui.cli", "demo", "--headless",
+                             "--keep", str(keep)], capture_output=True, text=True, cwd=ROOT,
+                            timeout=300)
+    elapsed = time.monotonic() - started
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "Traceback" not in result.stdout + result.stderr
+    assert elapsed < 120
+    data = tomllib.loads((keep / "checklist.toml").read_text())
+    states = {k: v["state"] for k, v in data["steps"].items()}
+    assert len(states) > 90 and set(states.values()) == {"done"}
+    assert data["steps"]["8.3"]["evidence"]["outcome"] == "destroyed"
+    assert data["steps"]["2.1"]["evidence"]["tables"] == 9
+    # Nothing left running: no process from the world, no port of its hosts listening.
+    world_dir = str(keep / "world")
+    leftovers = subprocess.run(["pgrep", "-af", world_dir], capture_output=True, text=True)
+    assert leftovers.stdout.strip() == ""
+    ports = {(h.rsplit("@", 1)[1].rsplit(":", 1)[0], int(h.rsplit(":", 1)[1]))
+             for h in data["run"]["hosts"].values()}
+    assert not ports & _listening_ports()
+    # No secret of the rehearsal hosts' .env reached the checklist or a log file.
+    secrets = set()
+    for backup in (keep / "world" / "hosts").rglob(".env*"):
+        for key, value in EnvFile.parse(backup.read_text()).values().items():
+            if is_secret_key(key) or "://" in value:
+                secrets.add(value)
+                secrets.update(re.findall(r"://[^:]+:([^@]+)@", value))
+    assert len(secrets) >= 4
+    written = (keep / "checklist.toml").read_text() + (keep / "checklist.log").read_text()
+    for secret in secrets:
+        assert secret not in written
