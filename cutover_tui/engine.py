@@ -24,6 +24,7 @@ from .runbook import Phase, Runbook
 from .steps import kind_module, plan_step
 from .steps.base import StepContext
 
+
 def mask_tree(value: Any, masker: Masker) -> Any:
     if isinstance(value, str):
         return masker(value)

@@ -141,7 +141,7 @@ class SSHPool:
         try:
             key = await asyncio.wait_for(
                 asyncssh.get_server_host_key(target.address, target.port), self.connect_timeout)
-        except (OSError, asyncssh.Error, asyncio.TimeoutError) as exc:
+        except (TimeoutError, OSError, asyncssh.Error) as exc:
             raise SSHError(self._explain(target, exc)) from None
         if key is None:
             raise SSHError(f"SSH to {target.label}: the server sent no host key")

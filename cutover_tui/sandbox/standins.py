@@ -115,7 +115,7 @@ def _status(env: HostEnv, unit: str) -> int:
         since = float(env.pidfile(unit).read_text().split()[1])
         print(f"     Active: active (running) since {_stamp(since)}; {_ago(now - since)}")
         print(f"   Main PID: {pid} (python3)")
-        print(f"      Tasks: 3 (limit: 1131)")
+        print("      Tasks: 3 (limit: 1131)")
         print(f"     CGroup: /system.slice/{unit}.service")
         print(f"             └─{pid} {sys.executable} -m cutover_tui.sandbox.service {unit}")
     else:
