@@ -38,8 +38,9 @@ def diff_table(diff: Any, collapse: bool) -> Table:
             table.add_row(Text(f"⋯ {skipped} unchanged line(s)", style="dim italic"), "")
             skipped = 0
         left_style, right_style = STYLES[row.tag]
-        left = Text(f"{row.left_no or '':>3} {row.left}", style=left_style)
-        right = Text(f"{row.right_no or '':>3} {row.right}", style=right_style)
+        # A no-break space keeps a long value on the same line as its number when it wraps.
+        left = Text(f"{row.left_no or '':>3}\u00a0{row.left}", style=left_style)
+        right = Text(f"{row.right_no or '':>3}\u00a0{row.right}", style=right_style)
         table.add_row(left, right)
     if skipped:
         table.add_row(Text(f"⋯ {skipped} unchanged line(s)", style="dim italic"), "")

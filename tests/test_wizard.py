@@ -8,8 +8,8 @@ from textual.widgets import DataTable, RichLog
 from cutover_tui.runbook import load_runbook
 from cutover_tui.session import open_session
 from screens.app import CutoverApp
-from screens.diff import DiffScreen
 from screens.dialogs import ReasonDialog
+from screens.diff import DiffScreen
 from screens.operator_ui import UIOperator
 from screens.phase import PhaseScreen
 

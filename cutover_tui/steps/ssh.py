@@ -32,7 +32,6 @@ async def run(ctx: StepContext, step: SshStep) -> Verdict:
         ctx.say(f"attempt {attempt}/{attempts}: {problems[0]}; retrying in "
                 f"{step.retry_interval:g}s")
         await ctx.clock.sleep(step.retry_interval)
-    evidence["seconds"] = round(result.seconds, 3)
     return Verdict(
         ok=not problems,
         summary=summary_of(problems, f"ok on {step.host}"),

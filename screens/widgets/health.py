@@ -106,7 +106,7 @@ class HealthPanel(Static):
         for unit in self.services if "_error" not in services else []:
             value = services.get(unit, "unknown")
             style = "green" if value == "active" else ("dim" if value == "unknown" else "bold red")
-            line.append("● " if value == "active" else "✗ ", style=style)
+            line.append({"active": "● ", "unknown": "· "}.get(value, "✗ "), style=style)
             line.append(f"{unit.removeprefix('air-demand-')} ", style=style)
         table.add_row("services", line, "")
         return table

@@ -43,9 +43,8 @@ class PhaseList(Static):
             label = "R" if phase_id == "R" else phase_id
             text.append(mark)
             text.append(f" {label:<2} {title[:24]:<24}\n", style=style)
-            detail = f"     {done}/{total} done"
+            text.append(f"     {done}/{total} done", style="dim")
             if counts.get("failed"):
-                detail += f", {counts['failed']} failed"
-            text.append(detail, style="dim")
-            text.append(f"  {actual or '–'} / {planned}\n", style="dim")
+                text.append(f" ✗{counts['failed']}", style="red")
+            text.append(f"  {actual or '–'} of {planned}\n", style="dim")
         self.update(text)
