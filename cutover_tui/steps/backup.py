@@ -18,6 +18,7 @@ import shlex
 import shutil
 import subprocess
 import time
+import zlib
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -126,7 +127,7 @@ def inspect_dump(path: Path, fmt: str) -> dict[str, Any]:
                 if copy:
                     copying = copy.group(1)
                     rows[copying] = 0
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+    except (OSError, EOFError, gzip.BadGzipFile, zlib.error) as exc:
         raise GateClosed(f"gzip -t fails: the dump is damaged ({exc})") from None
     if copying is not None:
         raise GateClosed(f"the dump ends inside the data of table {copying}: it is truncated")
