@@ -18,8 +18,8 @@ from dotenv.parser import parse_stream
 
 from .masking import fingerprint, is_secret_key, mask_value
 
-_ASSIGN = re.compile(r"^(?P<lead>\s*)(?P<export>export\s+)?(?P<key>[^=\s]+)(?P<sep>\s*=\s*)"
-                     r"(?P<rest>.*?)(?P<nl>\r?\n?)$", re.DOTALL)
+_ASSIGN = re.compile(r"\A(?P<lead>\s*)(?P<export>export\s+)?(?P<key>[^=\s]+)(?P<sep>[ \t]*=[ \t]*)"
+                     r"(?P<rest>[^\r\n]*?)(?P<nl>\r?\n?)\Z", re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -107,7 +107,7 @@ def _split_rest(rest: str) -> tuple[str | None, str, str]:
                 return quote, rest[1:i], rest[i + 1:]
             i += 1
         return quote, rest[1:], ""
-    match = re.match(r"(.*?)(\s+#.*)?$", rest, re.DOTALL)
+    match = re.match(r"(.*?)(\s+#.*)?\Z", rest, re.DOTALL)
     assert match is not None
     return None, match.group(1), match.group(2) or ""
 
