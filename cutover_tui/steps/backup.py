@@ -106,7 +106,7 @@ def inspect_dump(path: Path, fmt: str) -> dict[str, Any]:
             raise GateClosed(f"pg_restore --list rejects the dump: "
                              f"{result.stderr.strip().splitlines()[-1:]}")
         tables = sorted({m.group(1) for m in re.finditer(
-            r"^\d+;.*? TABLE \S+ (\S+) ", result.stdout, re.MULTILINE)})
+            r"^\d+; \d+ \d+ TABLE (?!DATA )\S+ (\S+) ", result.stdout, re.MULTILINE)})
         return {"tables": tables, "rows": {}}
     tables: list[str] = []
     rows: dict[str, int] = {}
@@ -156,11 +156,21 @@ def verify_local(path: Path, expected_sha: str, step: BackupStep) -> dict[str, A
 
 
 def scratch_restore(path: Path, step: BackupStep, scratch_url: str) -> dict[str, int]:
-    """Restore into a scratch database and count rows of the named tables."""
-    env = {**os.environ}
+    """Restore into a scratch database and count rows of the named tables. Its password goes
+    in the environment, not on the command line."""
+    parts = urlsplit(scratch_url)
+    env = {**os.environ, "PGPASSWORD": unquote(parts.password or "")}
+    if parts.password:
+        netloc = parts.netloc.replace(f":{parts.password}@", "@")
+        scratch_url = parts._replace(netloc=netloc).geturl()
+    # A scratch database is emptied first, so a restore never meets an earlier one's tables.
+    reset = subprocess.run(["psql", "-v", "ON_ERROR_STOP=1", "-q", "-c",
+                            "DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public;",
+                            scratch_url], capture_output=True, text=True, env=env)
+    if reset.returncode != 0:
+        raise GateClosed(f"cannot empty the scratch database: {reset.stderr.strip()[-200:]}")
     if step.format == "custom":
-        command = ["pg_restore", "--no-owner", "--clean", "--if-exists", "-d", scratch_url,
-                   str(path)]
+        command = ["pg_restore", "--no-owner", "-d", scratch_url, str(path)]
         result = subprocess.run(command, capture_output=True, text=True, env=env)
     else:
         with gzip.open(path, "rb") as handle:
@@ -263,6 +273,7 @@ async def download(ctx: StepContext, host: str, remote_path: str, local: Path,
 
 
 async def restore_if_wanted(ctx: StepContext, path: Path, step: BackupStep) -> dict[str, Any]:
+    # A database this check may empty and fill; never point it at anything that matters.
     scratch = os.environ.get("CUTOVER_SCRATCH_DATABASE_URL", "")
     if step.restore_check == "off" or (step.restore_check == "auto" and not scratch):
         return {"restore_check": "skipped (no scratch database: set "
