@@ -163,6 +163,8 @@ class EnvDiff:
     rows: list[DiffRow] = field(default_factory=list)
     old_sha256: str = ""
     new_sha256: str = ""
+    # Unmasked, for an explicit reveal on screen only; never logged or recorded.
+    raw_rows: list[DiffRow] = field(default_factory=list, repr=False)
 
     @property
     def changed(self) -> bool:
@@ -189,6 +191,7 @@ def diff(path: str, old: str, new: str) -> EnvDiff:
             for i, j in zip(range(a0, a1), range(b0, b1), strict=True):
                 result.rows.append(DiffRow("equal", i + 1, masked_line(left[i]), j + 1,
                                            masked_line(right[j])))
+                result.raw_rows.append(DiffRow("equal", i + 1, left[i], j + 1, right[j]))
             continue
         pairs = max(a1 - a0, b1 - b0)
         for k in range(pairs):
@@ -200,4 +203,7 @@ def diff(path: str, old: str, new: str) -> EnvDiff:
                 i + 1 if has_left else None, masked_line(left[i]) if has_left else "",
                 j + 1 if has_right else None, masked_line(right[j]) if has_right else "",
             ))
+            result.raw_rows.append(DiffRow(
+                tag, i + 1 if has_left else None, left[i] if has_left else "",
+                j + 1 if has_right else None, right[j] if has_right else ""))
     return result

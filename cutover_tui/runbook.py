@@ -47,7 +47,7 @@ class Host(Model):
 class HealthEndpoint(Model):
     """An endpoint the live health panel polls on every host, and steps can check."""
 
-    name: str
+    name: str = Field(description="label in the health panel")
     port: str = Field(description="port, usually a variable such as '{api_port}'")
     path: str = Field("/", description="URL path, starting with /")
     expect_status: int = 200
@@ -95,7 +95,7 @@ class RowCount(Model):
 
 class StepBase(Model):
     id: str = Field(description="the seed's section number, e.g. '1.1' or '1.1-health'")
-    title: str
+    title: str = Field(description="one line, shown in the step list")
     description: str = Field("", description="what and why, shown with the plan")
     gate: bool = Field(True, description="a failure of this step blocks the phase")
     once: bool = Field(False, description="in a repeated phase: run once, after the repeats")
@@ -109,6 +109,8 @@ def _compile(value: str) -> re.Pattern[str]:
 
 
 class SshStep(StepBase):
+    """Run a command on a host over SSH; check exit status, regexes and a captured number."""
+
     kind: Literal["ssh"]
     host: str
     command: str
@@ -132,6 +134,8 @@ class SshStep(StepBase):
 
 
 class HttpStep(StepBase):
+    """A request from the operator's machine; check status, JSON fields, body and latency."""
+
     kind: Literal["http"]
     url: str
     method: Literal["GET", "HEAD"] = "GET"
@@ -148,6 +152,8 @@ class HttpStep(StepBase):
 
 
 class ServicesStep(StepBase):
+    """systemctl status/start/stop/restart across units; each must end active (running) or inactive."""
+
     kind: Literal["services"]
     host: str
     action: Literal["status", "start", "stop", "restart"]
@@ -162,6 +168,8 @@ class ServicesStep(StepBase):
 
 
 class LocalStep(StepBase):
+    """A command on the operator's machine (a test suite), with an optional pass threshold."""
+
     kind: Literal["local"]
     command: str
     cwd: str | None = None
@@ -172,12 +180,16 @@ class LocalStep(StepBase):
 
 
 class ManualStep(StepBase):
+    """Something a person does; the operator confirms it (and leaves a note if required)."""
+
     kind: Literal["manual"]
     instructions: str
     require_note: bool = False
 
 
 class WaitStep(StepBase):
+    """Wait a duration, until the next of some UTC times, or until a time after another step."""
+
     kind: Literal["wait"]
     duration: str | None = None
     until_utc: list[str] = Field(default_factory=list, description="next of these HH:MM UTC times")
@@ -201,6 +213,8 @@ class WaitStep(StepBase):
 
 
 class EnvEditStep(StepBase):
+    """Change a remote .env: masked side-by-side diff, drift check, backup, atomic write."""
+
     kind: Literal["env_edit"]
     host: str
     path: str
@@ -209,6 +223,8 @@ class EnvEditStep(StepBase):
 
 
 class EnvRestoreStep(StepBase):
+    """Put back the .env backup an env_edit step made, through the same diff screen."""
+
     kind: Literal["env_restore"]
     host: str
     path: str
@@ -216,6 +232,8 @@ class EnvRestoreStep(StepBase):
 
 
 class BackupStep(StepBase):
+    """pg_dump on a host, downloaded and verified (sha256 both ends, tables, rows, restore)."""
+
     kind: Literal["backup"]
     host: str
     env_file: str
@@ -230,6 +248,8 @@ class BackupStep(StepBase):
 
 
 class DropletPowerStep(StepBase):
+    """Power a droplet off (services first, graceful shutdown, then power_off) or on."""
+
     kind: Literal["droplet_power"]
     host: str
     action: Literal["off", "on"]
@@ -239,6 +259,8 @@ class DropletPowerStep(StepBase):
 
 
 class DropletDestroyStep(StepBase):
+    """Destroy a droplet behind live preconditions, re-identification and its typed name."""
+
     kind: Literal["droplet_destroy"]
     host: str
     backup_step: str
@@ -252,6 +274,8 @@ class DropletDestroyStep(StepBase):
 
 
 class RepoEditStep(StepBase):
+    """Replace text in files of the operator's git repository; diff, commit, push if asked."""
+
     kind: Literal["repo_edit"]
     repo: str
     files: list[str] = Field(min_length=1)
@@ -276,7 +300,7 @@ STEP_KINDS = (
 
 
 class Phase(Model):
-    id: str
+    id: str = Field(description="the seed's phase number ('R' for the rollback)")
     title: str
     duration: str = Field("0s", description="planned duration, from the seed's timeline")
     success_criteria: list[str] = Field(default_factory=list)
@@ -292,17 +316,18 @@ class Phase(Model):
 
 
 class RedFlag(Model):
-    id: str
-    description: str
+    id: str = Field(description="short name")
+    description: str = Field(description="what the operator watches for")
     trigger: str = Field("", description="the measurable condition")
 
 
 class Meta(Model):
-    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
-    title: str
-    version: str = "1"
-    source: str = ""
-    goal: str = ""
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$",
+                    description="lowercase letters, digits and dashes; names the checklist")
+    title: str = Field(description="shown at the top of the wizard")
+    version: str = Field("1", description="the runbook's own version")
+    source: str = Field("", description="where it comes from (the seed document)")
+    goal: str = Field("", description="one sentence, for people")
 
 
 class Runbook(Model):

@@ -25,7 +25,7 @@ from cutover_tui.checklist import FINISHED
 from cutover_tui.clock import parse_iso
 from cutover_tui.durations import format_duration
 from cutover_tui.errors import CutoverError
-from cutover_tui.events import OutputLine, StepEvent, StepFinished, StepStarted
+from cutover_tui.events import OutputLine, Progress, StepEvent, StepFinished, StepStarted
 from cutover_tui.runbook import Runbook
 from cutover_tui.session import Session, open_session
 
@@ -143,6 +143,7 @@ class CutoverApp(App):
         self.outputs: dict[str, list[str]] = {}
         self.running_step: str | None = None
         self.focus_step: str | None = None
+        self.progress_label = ""
         self.closing = False
         self._health_web: Any = None
         self._health_pool: Any = None
@@ -213,7 +214,10 @@ class CutoverApp(App):
             self.outputs.setdefault(event.step_id, []).append(line)
             if screen:
                 screen.append_output(event.step_id, line)
+        elif isinstance(event, Progress):
+            self.progress_label = event.label  # shown in the top bar by the next tick
         elif isinstance(event, StepFinished):
+            self.progress_label = ""
             if self.running_step == event.step_id:
                 self.running_step = None
             if event.state in ("done", "skipped") and screen:

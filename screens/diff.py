@@ -19,11 +19,11 @@ STYLES = {"changed": ("on #5a1e1e", "on #1e4a1e"), "removed": ("on #5a1e1e", "")
           "added": ("", "on #1e4a1e"), "equal": ("", "")}
 
 
-def diff_table(diff: Any, collapse: bool) -> Table:
+def diff_table(diff: Any, collapse: bool, revealed: bool = False) -> Table:
     table = Table(expand=True, show_lines=False, pad_edge=False, box=None)
     table.add_column("current", ratio=1, overflow="fold")
     table.add_column("proposed", ratio=1, overflow="fold")
-    rows = diff.rows
+    rows = diff.raw_rows if revealed and getattr(diff, "raw_rows", None) else diff.rows
     keep = set(range(len(rows)))
     if collapse:
         near = {j for i, row in enumerate(rows) if row.tag != "equal"
@@ -61,31 +61,44 @@ class DiffScreen(ModalScreen[bool]):
     """
     BINDINGS = [
         Binding("c", "toggle_context", "Context"),
+        Binding("ctrl+r", "reveal", "Reveal secrets"),
         Binding("a", "apply", "Apply"),
         Binding("escape", "cancel", "Cancel"),
     ]
 
-    def __init__(self, title: str, diff: Any) -> None:
+    def __init__(self, title: str, diff: Any, on_reveal: Any = None) -> None:
         super().__init__()
         self.title_text = title
         self.diff = diff
         self.collapse = True
+        self.revealed = False
+        self.on_reveal = on_reveal
 
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Label(f"Review: {self.title_text}  ({self.diff.path})", classes="title")
             yield Static(f"sha256 {self.diff.old_sha256[:16]}… → {self.diff.new_sha256[:16]}…  "
-                         "secrets are masked; c shows or hides unchanged lines",
-                         classes="hashes")
+                         "secrets are masked (ctrl+r reveals them, and that is recorded); "
+                         "c shows or hides unchanged lines", classes="hashes")
             with VerticalScroll():
                 yield Static(diff_table(self.diff, self.collapse), id="table")
             with Horizontal():
                 yield Button("Cancel", id="cancel")
                 yield Button("Apply", id="apply", variant="primary")
 
+    def _redraw(self) -> None:
+        self.query_one("#table", Static).update(diff_table(self.diff, self.collapse,
+                                                           self.revealed))
+
     def action_toggle_context(self) -> None:
         self.collapse = not self.collapse
-        self.query_one("#table", Static).update(diff_table(self.diff, self.collapse))
+        self._redraw()
+
+    def action_reveal(self) -> None:
+        self.revealed = not self.revealed
+        if self.revealed and self.on_reveal is not None:
+            self.on_reveal()
+        self._redraw()
 
     @on(Button.Pressed, "#apply")
     def action_apply(self) -> None:

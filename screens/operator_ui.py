@@ -32,7 +32,13 @@ class UIOperator:
 
     async def review_diff(self, step_id: str, title: str, diff: Any) -> bool:
         if hasattr(diff, "rows"):
-            return bool(await self.app.push_screen_wait(DiffScreen(title, diff)))
+            def revealed() -> None:
+                session = getattr(self.app, "session", None)
+                if session is not None:
+                    session.engine.add_note(step_id, f"revealed the unmasked secrets of the "
+                                                     f"{diff.path} diff on screen")
+
+            return bool(await self.app.push_screen_wait(DiffScreen(title, diff, revealed)))
         detail = "\n".join(diff.unified_lines())
         return bool(await self.app.push_screen_wait(ConfirmDialog(f"Apply: {title}?", detail,
                                                                   yes="Apply")))

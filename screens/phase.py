@@ -126,6 +126,8 @@ class PhaseScreen(Screen):
         app = self.cutover
         clock = app.session.engine.clock.now().strftime("%Y-%m-%d %H:%M:%S UTC")
         running = f"   ▶ running {app.running_step}" if app.running_step else ""
+        if running and app.progress_label:
+            running += f" — {app.progress_label}"
         self.query_one("#topbar", TopBar).update(Text.assemble(
             (app.book.runbook.title, "bold"), f"   operator {app.operator_name}   {clock}",
             (running, "yellow")))

@@ -201,3 +201,14 @@ def test_m11_does_not_wipe_the_crontab(m11_path):
     command = load_runbook(m11_path).step("6.3-cron").command
     assert "crontab -l" in command and "grep -vxF" in command
     assert not re.search(r'^echo "[^"]*" \| crontab -$', command, re.MULTILINE)
+
+
+def test_the_format_reference_in_docs_is_generated_from_the_models():
+    from pathlib import Path
+
+    from cutover_tui.reference import render
+
+    docs = Path(__file__).resolve().parents[1] / "docs" / "runbook-format.md"
+    assert docs.read_text().strip() == render().strip(), (
+        "docs/runbook-format.md is stale: run `uv run python -m cutover_tui.reference > "
+        "docs/runbook-format.md`")

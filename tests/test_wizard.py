@@ -166,9 +166,18 @@ set = { ENVIRONMENT = "production", SCRAPE_HOURS = "5,17" }
         assert password not in shown and password not in text
         assert "DATABASE_URL=postgresql://doadmin:••••••@127.0.0.1:25060" in shown
         assert [r.tag for r in diff.rows].count("changed") == 2
+        # Revealing needs an explicit key press, and is recorded.
+        await pilot.press("ctrl+r")
+        await pilot.pause()
+        assert app.screen.revealed
+        assert any(password in r.left for r in diff.raw_rows)
+        await pilot.press("ctrl+r")
+        await pilot.pause()
+        assert not app.screen.revealed
         await pilot.press("a")
         await app.workers.wait_for_complete()
     assert "ENVIRONMENT=production" in env.read_text()
     assert password in env.read_text()  # the secret itself is untouched
     record = app.session.checklist.step("3.1")
     assert record["state"] == "done" and password not in str(record)
+    assert any("revealed the unmasked secrets" in note for note in record["notes"])

@@ -161,3 +161,28 @@ def test_demo_headless_runs_every_step_and_leaves_nothing_behind(tmp_path):
     written = (keep / "checklist.toml").read_text() + (keep / "checklist.log").read_text()
     for secret in secrets:
         assert secret not in written
+
+
+def test_ctrl_c_mid_demo_leaves_no_process_or_port(tmp_path):
+    import signal
+
+    keep = tmp_path / "demo"
+    process = subprocess.Popen([sys.executable, "-m", "cutover_tui.cli", "demo", "--headless",
+                                "--keep", str(keep)], stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True, cwd=ROOT)
+    lines = []
+    for line in process.stdout:
+        lines.append(line)
+        if "1.1-services" in line:  # the world is up and a step has run
+            break
+    process.send_signal(signal.SIGINT)
+    rest, _ = process.communicate(timeout=60)
+    output = "".join(lines) + rest
+    assert process.returncode == 130, output
+    assert "Traceback" not in output
+    assert "interrupted: the rehearsal world was stopped" in output
+    leftovers = subprocess.run(["pgrep", "-af", str(keep / "world")], capture_output=True,
+                               text=True)
+    assert leftovers.stdout.strip() == ""
+    data = tomllib.loads((keep / "checklist.toml").read_text())
+    assert "running" not in {v["state"] for v in data["steps"].values()}

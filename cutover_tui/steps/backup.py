@@ -32,8 +32,9 @@ from ..runbook import BackupStep, Runbook
 from .base import StepContext, where
 from .env_edit import read_remote
 
+# SFTP reads of 256 KiB, 16 in flight: the fastest setting measured (docs/benchmarks.md).
 BLOCK_SIZE = 256 * 1024
-MAX_REQUESTS = 64
+MAX_REQUESTS = 16
 MIN_REMOTE_FREE = 64 * 1024 * 1024
 
 

@@ -1,0 +1,69 @@
+"""The runbook format reference (docs/runbook-format.md), generated from the pydantic models so
+it cannot drift from what the loader accepts: ``python -m cutover_tui.reference > FILE``."""
+
+from __future__ import annotations
+
+import typing
+
+from pydantic import BaseModel
+
+from . import runbook as rb
+
+SECTIONS: list[tuple[str, type[BaseModel], str]] = [
+    ("[runbook]", rb.Meta, "What the runbook is."),
+    ("[hosts.NAME]", rb.Host, "Machines reached over SSH; `droplet` names it for the API."),
+    ("[[health]]", rb.HealthEndpoint, "Endpoints the live health panel polls on every host."),
+    ("[[red_flags]]", rb.RedFlag, "Conditions that trigger the rollback."),
+    ("[[phases]] and [rollback]", rb.Phase, "A phase of the runbook; `[rollback]` is one too."),
+    ("number = {...}", rb.NumberCheck, "A number captured from output and checked."),
+    ("threshold = {...}", rb.PassThreshold, "A test-suite pass threshold."),
+]
+STEPS: list[type[BaseModel]] = [rb.SshStep, rb.HttpStep, rb.ServicesStep, rb.LocalStep,
+                                rb.ManualStep, rb.WaitStep, rb.EnvEditStep, rb.EnvRestoreStep,
+                                rb.BackupStep, rb.DropletPowerStep, rb.DropletDestroyStep,
+                                rb.RepoEditStep]
+
+
+def _type_name(annotation: typing.Any) -> str:
+    text = str(annotation).replace("typing.", "").replace("cutover_tui.runbook.", "")
+    return text.replace("<class '", "").replace("'>", "").replace("|", "\\|")
+
+
+def _table(model: type[BaseModel], skip: set[str] = frozenset()) -> list[str]:
+    lines = ["| field | type | default | meaning |", "|---|---|---|---|"]
+    for name, field in model.model_fields.items():
+        if name in skip:
+            continue
+        default = "required" if field.is_required() else repr(
+            field.default if field.default_factory is None else field.default_factory())
+        lines.append(f"| `{name}` | `{_type_name(field.annotation)}` | {default} | "
+                     f"{field.description or ''} |")
+    return lines
+
+
+def render() -> str:
+    out = [
+        "# Runbook format reference",
+        "",
+        "Generated from `cutover_tui/runbook.py` by `python -m cutover_tui.reference`; a test "
+        "keeps it in step. Strings may use `{variable}` (from `[variables]`, the step's host "
+        "`vars`, or `{hosts.NAME.address|user|port|droplet}`); `${SHELL_VAR}` is left to the "
+        "shell and `{{`/`}}` write braces. An unknown variable is a load error.",
+        "",
+        "Top level: `services = [...]` (the app's systemd units), `[variables]` (name = value).",
+        "",
+    ]
+    for title, model, text in SECTIONS:
+        out += [f"## {title}", "", text, "", *_table(model, {"steps", "path", "sha256"}), ""]
+    out += ["## Steps", "", "Every step has the common fields below, plus those of its `kind`.",
+            "", *_table(rb.StepBase), ""]
+    common = set(rb.StepBase.model_fields)
+    for model in STEPS:
+        kind = typing.get_args(model.model_fields["kind"].annotation)[0]
+        doc = (model.__doc__ or "").strip().splitlines()[0] if model.__doc__ else ""
+        out += [f"### kind = \"{kind}\"", "", doc, "", *_table(model, common | {"kind"}), ""]
+    return "\n".join(out)
+
+
+if __name__ == "__main__":
+    print(render())
