@@ -4,7 +4,6 @@ and ``validate`` start fast."""
 
 from __future__ import annotations
 
-import asyncio
 import getpass
 import os
 import sys
@@ -82,6 +81,8 @@ def run(runbook: str, headless: bool, yes: bool, answers: str | None, state: str
     name = operator or os.environ.get("CUTOVER_OPERATOR") or getpass.getuser()
     try:
         if headless:
+            import asyncio
+
             code = asyncio.run(_run_headless(runbook, overrides, name, yes, answers, state,
                                              list(phases), rollback, verbose))
             sys.exit(code)

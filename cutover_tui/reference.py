@@ -3,6 +3,7 @@ it cannot drift from what the loader accepts: ``python -m cutover_tui.reference 
 
 from __future__ import annotations
 
+import types
 import typing
 
 from pydantic import BaseModel
@@ -25,8 +26,22 @@ STEPS: list[type[BaseModel]] = [rb.SshStep, rb.HttpStep, rb.ServicesStep, rb.Loc
 
 
 def _type_name(annotation: typing.Any) -> str:
-    text = str(annotation).replace("typing.", "").replace("cutover_tui.runbook.", "")
-    return text.replace("<class '", "").replace("'>", "").replace("|", "\\|")
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is typing.Annotated:
+        names = {rb._valid_duration: "duration", rb._valid_regex: "regex"}
+        for meta in args[1:]:
+            if getattr(meta, "func", None) in names:
+                return names[meta.func]
+        return _type_name(args[0])
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_type_name(a) for a in args)
+    if origin is typing.Literal:
+        return " or ".join(repr(a) for a in args)
+    if origin in (list, dict):
+        return f"{origin.__name__}[{', '.join(_type_name(a) for a in args)}]"
+    if annotation is type(None):
+        return "none"
+    return getattr(annotation, "__name__", str(annotation))
 
 
 def _table(model: type[BaseModel], skip: set[str] = frozenset()) -> list[str]:

@@ -15,7 +15,7 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .durations import parse_duration
 from .errors import RunbookError
@@ -24,6 +24,27 @@ from .templating import render_tree
 
 class Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _compile(value: str) -> re.Pattern[str]:
+    try:
+        return re.compile(value, re.MULTILINE)
+    except re.error as exc:
+        raise ValueError(f"not a valid regular expression: {exc}") from None
+
+
+def _valid_regex(value: str) -> str:
+    _compile(value)
+    return value
+
+
+def _valid_duration(value: str) -> str:
+    parse_duration(value)
+    return value
+
+
+Regex = Annotated[str, AfterValidator(_valid_regex)]
+Duration = Annotated[str, AfterValidator(_valid_duration)]
 
 
 # ---------------------------------------------------------------------------- hosts and checks
@@ -57,7 +78,7 @@ class HealthEndpoint(Model):
 class NumberCheck(Model):
     """A number captured from output by a regex (its first group) and checked against a range."""
 
-    regex: str
+    regex: Regex
     min: float | None = None
     max: float | None = None
     label: str = "value"
@@ -74,15 +95,9 @@ class NumberCheck(Model):
 class PassThreshold(Model):
     """A test-suite result such as "40 of 48": ``regex`` captures passed (and optionally total)."""
 
-    regex: str = Field(description="first group: passed count; optional second: total")
+    regex: Regex = Field(description="first group: passed count; optional second: total")
     min_passed: int = Field(ge=0)
     of: int | None = Field(None, description="expected total, for the record")
-
-    @field_validator("regex")
-    @classmethod
-    def _compiles(cls, value: str) -> str:
-        _compile(value)
-        return value
 
 
 class RowCount(Model):
@@ -101,13 +116,6 @@ class StepBase(Model):
     once: bool = Field(False, description="in a repeated phase: run once, after the repeats")
 
 
-def _compile(value: str) -> re.Pattern[str]:
-    try:
-        return re.compile(value, re.MULTILINE)
-    except re.error as exc:
-        raise ValueError(f"not a valid regular expression: {exc}") from None
-
-
 class SshStep(StepBase):
     """Run a command on a host over SSH; check exit status, regexes and a captured number."""
 
@@ -115,8 +123,8 @@ class SshStep(StepBase):
     host: str
     command: str
     expect_exit: int | None = 0
-    expect_regex: list[str] = Field(default_factory=list, description="each must match output")
-    reject_regex: list[str] = Field(default_factory=list, description="none may match output")
+    expect_regex: list[Regex] = Field(default_factory=list, description="each must match output")
+    reject_regex: list[Regex] = Field(default_factory=list, description="none may match output")
     number: NumberCheck | None = None
     timeout: float = Field(120, gt=0)
     follow_seconds: float | None = Field(
@@ -124,13 +132,6 @@ class SshStep(StepBase):
     )
     retries: int = Field(0, ge=0, description="re-run until the checks pass, this many times")
     retry_interval: float = Field(2.0, ge=0)
-
-    @field_validator("expect_regex", "reject_regex")
-    @classmethod
-    def _compile_all(cls, value: list[str]) -> list[str]:
-        for item in value:
-            _compile(item)
-        return value
 
 
 class HttpStep(StepBase):
@@ -191,17 +192,10 @@ class WaitStep(StepBase):
     """Wait a duration, until the next of some UTC times, or until a time after another step."""
 
     kind: Literal["wait"]
-    duration: str | None = None
+    duration: Duration | None = None
     until_utc: list[str] = Field(default_factory=list, description="next of these HH:MM UTC times")
     since_step: str | None = Field(None, description="wait until `after` past this step's finish")
-    after: str | None = None
-
-    @field_validator("duration", "after")
-    @classmethod
-    def _duration(cls, value: str | None) -> str | None:
-        if value is not None:
-            parse_duration(value)
-        return value
+    after: Duration | None = None
 
     @field_validator("until_utc")
     @classmethod
@@ -267,7 +261,7 @@ class DropletDestroyStep(StepBase):
     cutover_step: str = Field(description="the step whose finish starts the monitoring period")
     monitoring_phase: str
     monitoring_days: int = Field(7, ge=0)
-    min_powered_off: str = "0s"
+    min_powered_off: Duration = "0s"
     power_off_step: str
     healthy_host: str
     snapshot_first: bool = False
@@ -302,17 +296,11 @@ STEP_KINDS = (
 class Phase(Model):
     id: str = Field(description="the seed's phase number ('R' for the rollback)")
     title: str
-    duration: str = Field("0s", description="planned duration, from the seed's timeline")
+    duration: Duration = Field("0s", description="planned duration, from the seed's timeline")
     success_criteria: list[str] = Field(default_factory=list)
     requires_backup: bool = Field(False, description="needs a verified backup before it starts")
     repeat: int | None = Field(None, ge=1, description="run the steps this many times ({day})")
     steps: list[Step] = Field(default_factory=list)
-
-    @field_validator("duration")
-    @classmethod
-    def _duration(cls, value: str) -> str:
-        parse_duration(value)
-        return value
 
 
 class RedFlag(Model):

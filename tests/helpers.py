@@ -34,3 +34,35 @@ def session_on(world, path: Path, state: Path, operator=None, **kwargs):
     book = load_runbook(path, world.overrides())
     return open_session(book, operator or RecordingOperator(), state=state, clock=world.clock,
                         droplets=world.droplet_api, workdir=state.parent, **kwargs)
+
+
+# A runbook with one .env edit on the rehearsal world's new host, and its rollback restore.
+ENV_EDIT_BOOK = """
+[runbook]
+id = "env"
+title = "env"
+[variables]
+app_dir = "/nonexistent"
+[hosts.new]
+address = "127.0.0.3"
+[[phases]]
+id = "3"
+title = "Configuration"
+[[phases.steps]]
+id = "3.1"
+kind = "env_edit"
+title = "production"
+host = "new"
+path = "{app_dir}/.env"
+set = { ENVIRONMENT = "production", SCRAPE_HOURS = "5,17" }
+[rollback]
+id = "R"
+title = "Rollback"
+[[rollback.steps]]
+id = "R3-env"
+kind = "env_restore"
+title = "restore"
+host = "new"
+path = "{app_dir}/.env"
+from_step = "3.1"
+"""

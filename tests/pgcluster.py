@@ -118,5 +118,6 @@ def load_air_demand(cluster: Cluster, rows: int | None = None) -> None:
     schema = AIR_DEMAND_SCHEMA
     if rows is not None:  # a bigger database for benchmarks
         schema = schema.replace("generate_series(1, 300) i", f"generate_series(1, {rows}) i")
-        schema = schema.replace("SELECT i, 'b'", "SELECT 1 + i % 747, repeat('briefing ', 40)")
+        noise = " || ".join(["md5(random()::text)"] * 8)  # 256 hex characters, not too compressible
+        schema = schema.replace("SELECT i, 'b'", f"SELECT 1 + i % 747, {noise}")
     cluster.psql(f"SET ROLE {cluster.user};" + schema, dbname=cluster.dbname)

@@ -15,7 +15,7 @@ from cutover_tui.runbook import load_runbook
 from cutover_tui.session import open_session
 from cutover_tui.steps import env_edit
 
-from .helpers import RecordingOperator
+from .helpers import ENV_EDIT_BOOK, RecordingOperator
 
 KEYS = st.text(string.ascii_uppercase + "_", min_size=1, max_size=12).filter(
     lambda k: not k.startswith("_") or len(k) > 1)
@@ -97,40 +97,12 @@ def test_diff_masks_secrets_but_shows_that_they_changed():
 
 # ---------------------------------------------------------------------------- remote apply
 
-BOOK = """
-[runbook]
-id = "env"
-title = "env"
-[variables]
-app_dir = "/nonexistent"
-[hosts.new]
-address = "127.0.0.3"
-[[phases]]
-id = "3"
-title = "Configuration"
-[[phases.steps]]
-id = "3.1"
-kind = "env_edit"
-title = "production"
-host = "new"
-path = "{app_dir}/.env"
-set = { ENVIRONMENT = "production", SCRAPE_HOURS = "5,17" }
-[rollback]
-id = "R"
-title = "Rollback"
-[[rollback.steps]]
-id = "R3-env"
-kind = "env_restore"
-title = "restore"
-host = "new"
-path = "{app_dir}/.env"
-from_step = "3.1"
-"""
+
 
 
 def env_session(world, tmp_path, operator=None):
     path = tmp_path / "env.toml"
-    path.write_text(BOOK)
+    path.write_text(ENV_EDIT_BOOK)
     return open_session(load_runbook(path, world.overrides(["new"])),
                         operator or RecordingOperator(), state=tmp_path / "run.toml",
                         clock=world.clock, workdir=tmp_path)

@@ -13,6 +13,8 @@ from screens.diff import DiffScreen
 from screens.operator_ui import UIOperator
 from screens.phase import PhaseScreen
 
+from .helpers import ENV_EDIT_BOOK
+
 
 def wizard(world, tmp_path, runbook, hosts=None, **kwargs):
     async def starter(app):
@@ -132,25 +134,8 @@ command = "echo begun; sleep 60"
 
 async def test_env_diff_screen_masks_the_database_password_and_applies(world, tmp_path):
     book = tmp_path / "env.toml"
-    book.write_text("""
-[runbook]
-id = "env"
-title = "Env"
-[variables]
-app_dir = "/nonexistent"
-[hosts.new]
-address = "127.0.0.3"
-[[phases]]
-id = "3"
-title = "Configuration"
-[[phases.steps]]
-id = "3.1"
-kind = "env_edit"
-title = "production config"
-host = "new"
-path = "{app_dir}/.env"
-set = { ENVIRONMENT = "production", SCRAPE_HOURS = "5,17" }
-""")
+    book.write_text(ENV_EDIT_BOOK)
+
     env = world.app_dir("new") / ".env"
     password = world.db_password
     app = wizard(world, tmp_path, book, hosts=["new"])
