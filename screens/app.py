@@ -131,8 +131,12 @@ class CutoverApp(App):
 
     def __init__(self, starter: Starter, operator_name: str, title: str = "cutover",
                  health_interval: float | None = 5.0,
-                 on_exit: Callable[[], Awaitable[None]] | None = None) -> None:
+                 on_exit: Callable[[], Awaitable[None]] | None = None,
+                 warmup: Callable[[], Awaitable[Any]] | None = None) -> None:
         super().__init__()
+        # Something to bring up after the screens show (the rehearsal world); steps wait for it.
+        self.warmup = warmup
+        self.warming = warmup is not None
         self.starter = starter
         self.operator_name = operator_name
         self.title = title
@@ -176,6 +180,12 @@ class CutoverApp(App):
         self.focus_step = step.id if step else None
         self.switch_screen(PhaseScreen(phase_id))
         self.report_resume(session, step)
+        if self.warmup is not None:
+            self.notify("Starting the rehearsal world …", timeout=3)
+            await self.warmup()
+            self.warming = False
+            self.notify("The rehearsal world is up: hosts, services and the DigitalOcean API "
+                        "stand-in are answering.", timeout=5)
         if self.health_interval:
             self.poll_health()
 
@@ -308,6 +318,10 @@ class CutoverApp(App):
     # ------------------------------------------------------------------ acting
 
     def start_step(self, step_id: str) -> None:
+        if self.warming:
+            self.notify("The rehearsal world is still starting; try again in a moment.",
+                        severity="warning")
+            return
         if self.running_step:
             self.notify(f"Step {self.running_step} is still running; wait for it to finish.",
                         severity="warning")
@@ -488,13 +502,13 @@ def run_demo_wizard(root: Path, operator: str) -> int:
     world = World(root / "world", MovableClock(state_file=root / "world" / "clock.json"))
 
     async def starter(app: CutoverApp) -> Session:
-        await world.start()
+        world.prepare()
         book = load_runbook(M11, world.overrides())
         return open_session(book, UIOperator(app, operator), state=root / "checklist.toml",
                             clock=world.clock, droplets=world.droplet_api, workdir=root)
 
     app = CutoverApp(starter, operator, title="M11: Production Cutover (rehearsal)",
-                     health_interval=2.0, on_exit=world.stop)
+                     health_interval=2.0, on_exit=world.stop, warmup=world.start)
     try:
         result = app.run()
     finally:

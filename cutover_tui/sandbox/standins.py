@@ -52,9 +52,9 @@ def _unit_name(arg: str) -> str:
     return arg.removesuffix(".service")
 
 
-def _start(env: HostEnv, unit: str) -> int:
+def _spawn(env: HostEnv, unit: str) -> subprocess.Popen | None:
     if running_pid(env, unit):
-        return 0
+        return None
     env.pidfile(unit).parent.mkdir(parents=True, exist_ok=True)
     journal = env.journal(unit)
     journal.parent.mkdir(parents=True, exist_ok=True)
@@ -64,12 +64,16 @@ def _start(env: HostEnv, unit: str) -> int:
             stdin=devnull, stdout=log, stderr=log, cwd=env.app_dir, start_new_session=True,
             env={**os.environ},
         )
-    started = env.now()
-    env.pidfile(unit).write_text(f"{process.pid} {started:.3f}\n")
+    env.pidfile(unit).write_text(f"{process.pid} {env.now():.3f}\n")
     env.log(unit, f"Started {UNITS[unit]}.", pid=1)
+    return process
+
+
+def _await_ready(env: HostEnv, unit: str, process: subprocess.Popen | None) -> int:
+    """Like systemd's notify: wait until a serving unit answers on its port."""
     port = {"air-demand-api": env.api_port, "air-demand-dashboard": env.dashboard_port}.get(unit)
     deadline = time.monotonic() + 10
-    while port and time.monotonic() < deadline:
+    while process is not None and port and time.monotonic() < deadline:
         if process.poll() is not None:
             env.log(unit, f"{unit}.service: Main process exited, code=exited, "
                           f"status={process.returncode}/FAILURE", pid=1)
@@ -80,6 +84,12 @@ def _start(env: HostEnv, unit: str) -> int:
         except OSError:
             time.sleep(0.02)
     return 0
+
+
+def _start(env: HostEnv, units: list[str]) -> int:
+    """Start every unit first, then wait for each: they come up side by side."""
+    processes = [(unit, _spawn(env, unit)) for unit in units]
+    return max((_await_ready(env, unit, process) for unit, process in processes), default=0)
 
 
 def _stop(env: HostEnv, unit: str) -> int:
@@ -142,6 +152,8 @@ def systemctl(args: list[str]) -> int:
         if unit not in UNITS:
             print(f"Unit {unit}.service could not be found.", file=sys.stderr)
             return 4 if action == "status" else 5
+    if action == "start":
+        return _start(env, units)
     code = 0
     for unit in units:
         if action == "status":
@@ -150,13 +162,11 @@ def systemctl(args: list[str]) -> int:
             active = running_pid(env, unit) is not None
             print("active" if active else "inactive")
             code = max(code, 0 if active else 3)
-        elif action == "start":
-            code = max(code, _start(env, unit))
         elif action == "stop":
             code = max(code, _stop(env, unit))
         elif action == "restart":
             _stop(env, unit)
-            code = max(code, _start(env, unit))
+            code = max(code, _start(env, [unit]))
         else:
             print(f"Unknown command verb {action}.", file=sys.stderr)
             return 1

@@ -114,11 +114,13 @@ class World:
 
     # ------------------------------------------------------------------ life cycle
 
-    async def start(self) -> World:
-        self.loop = asyncio.get_running_loop()
+    def prepare(self) -> World:
+        """Pick ports and keys, so ``overrides()`` works before ``start()``: the wizard can show
+        the runbook at once while the world comes up."""
+        if self.hosts:
+            return self
         self.root.mkdir(parents=True, exist_ok=True)
-        self.clock.advance(0)
-        await asyncio.to_thread(self._build_files)
+        self.operator_dir.mkdir(parents=True, exist_ok=True)
         client_key = asyncssh.generate_private_key("ssh-ed25519")
         client_key.write_private_key(str(self.client_key))
         public = client_key.export_public_key().decode()
@@ -126,15 +128,23 @@ class World:
         addresses = [HOST_ADDRESSES[h] for h in self.host_names]
         api_port = free_port(addresses)
         dashboard_port = free_port(addresses)
+        for name in self.host_names:
+            env = HostEnv(name, HOST_ADDRESSES[name], self.root / "hosts" / name, self.root,
+                          self.app_dir(name), api_port, dashboard_port)
+            self.hosts[name] = SandboxHost(env, self.bin_dir,
+                                           asyncssh.generate_private_key("ssh-ed25519"), public,
+                                           port=free_port([HOST_ADDRESSES[name]]))
+        return self
+
+    async def start(self) -> World:
+        self.loop = asyncio.get_running_loop()
+        self.prepare()
+        self.clock.advance(0)
+        await asyncio.to_thread(self._build_files)
         try:
-            for name in self.host_names:
-                env = HostEnv(name, HOST_ADDRESSES[name], self.root / "hosts" / name, self.root,
-                              self.app_dir(name), api_port, dashboard_port)
-                host = SandboxHost(env, self.bin_dir,
-                                   asyncssh.generate_private_key("ssh-ed25519"), public)
-                self.hosts[name] = host
-                await host.power_on()
-                await host._start_units(list(UNITS))
+            hosts = list(self.hosts.values())
+            await asyncio.gather(*(host.power_on() for host in hosts))
+            await asyncio.gather(*(host._start_units(list(UNITS)) for host in hosts))
             self.api = DOApiStandIn(self.token, self._effect, self.action_seconds)
             for name in self.host_names:
                 self.api.add_droplet(DropletRecord(DROPLET_IDS[name], DROPLET_NAMES[name],
@@ -256,11 +266,6 @@ class World:
             "smoke_command": f"{python} tests/run_suite.py --smoke",
         }
         return Overrides(hosts=hosts, variables=variables, host_vars=host_vars)
-
-    def environ(self) -> dict[str, str]:
-        """What the operator's environment needs to reach this world's DigitalOcean API."""
-        assert self.api is not None
-        return {"DIGITALOCEAN_API_URL": self.api.url, "DIGITALOCEAN_TOKEN": self.token}
 
     def droplet_api(self, **kwargs: Any) -> Any:
         from ..remote.droplets import DropletAPI
