@@ -111,7 +111,8 @@ class PhaseScreen(Screen):
         for step in self.phase.steps:
             state = "running" if step.id == app.running_step else engine.state(step.id)
             table.update_cell(step.id, "glyph", glyph(state))
-        self.query_one("#phases", PhaseList).show(app.phase_rows(), self.phase_id)
+        self.query_one("#phases", PhaseList).show(app.phase_rows(), self.phase_id,
+                                                  compact=self.has_class("narrow"))
         label = "Rollback" if self.phase is app.book.rollback else f"Phase {self.phase.id}"
         counts = engine.phase_counts(self.phase)
         summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
@@ -189,6 +190,13 @@ class PhaseScreen(Screen):
     def append_output(self, step_id: str, line: str) -> None:
         if step_id == self.selected_step_id():
             self.query_one("#output", RichLog).write(line)
+
+    def on_resize(self) -> None:
+        # Below 100 columns the side panels give way to the steps (still usable at 80x24).
+        narrow = self.size.width < 100
+        if narrow != self.has_class("narrow"):
+            self.set_class(narrow, "narrow")
+            self.refresh_state()
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         self.show_step(self.selected_step_id())

@@ -25,7 +25,7 @@ class PhaseList(Static):
     """
 
     def show(self, rows: list[tuple[str, str, dict[str, int], str, str, bool]],
-             current: str) -> None:
+             current: str, compact: bool = False) -> None:
         """rows: (phase id, title, counts by state, planned, actual, passed)."""
         text = Text()
         for phase_id, title, counts, planned, actual, passed in rows:
@@ -42,9 +42,11 @@ class PhaseList(Static):
             style = "reverse" if phase_id == current else ""
             label = "R" if phase_id == "R" else phase_id
             text.append(mark)
-            text.append(f" {label:<2} {title[:24]:<24}\n", style=style)
-            text.append(f"     {done}/{total} done", style="dim")
+            width = 14 if compact else 24
+            text.append(f" {label:<2} {title[:width]:<{width}}\n", style=style)
+            text.append(f"     {done}/{total}" + ("" if compact else " done"), style="dim")
             if counts.get("failed"):
                 text.append(f" ✗{counts['failed']}", style="red")
-            text.append(f"  {actual or '–'} of {planned}\n", style="dim")
+            text.append(f"  {actual or '–'}/{planned}\n" if compact else
+                        f"  {actual or '–'} of {planned}\n", style="dim")
         self.update(text)
