@@ -180,14 +180,14 @@ class CutoverApp(App):
         self.focus_step = step.id if step else None
         self.switch_screen(PhaseScreen(phase_id))
         self.report_resume(session, step)
+        if self.health_interval:
+            self.poll_health()  # live from the first paint; red until the world answers
         if self.warmup is not None:
             self.notify("Starting the rehearsal world …", timeout=3)
             await self.warmup()
             self.warming = False
             self.notify("The rehearsal world is up: hosts, services and the DigitalOcean API "
                         "stand-in are answering.", timeout=5)
-        if self.health_interval:
-            self.poll_health()
 
     def report_resume(self, session: Session, step: Any) -> None:
         report = session.report

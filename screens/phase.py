@@ -31,12 +31,12 @@ class TopBar(Static):
 class PhaseScreen(Screen):
     BINDINGS = [
         Binding("r", "run", "Run"),
+        Binding("t", "run", "Retry"),
+        Binding("m", "run", "Manual done"),
         Binding("s", "skip", "Skip"),
-        Binding("m", "run", "Manual done", show=False),
-        Binding("t", "run", "Retry", show=False),
         Binding("n", "note", "Note"),
-        Binding("right_square_bracket", "next_phase", "Next phase"),
-        Binding("left_square_bracket", "previous_phase", "Prev phase"),
+        Binding("right_square_bracket", "next_phase", "Next"),
+        Binding("left_square_bracket", "previous_phase", "Prev"),
         Binding("b", "rollback", "Rollback"),
         Binding("f", "red_flag", "Red flag", show=False),
         Binding("c", "app.review", "Checklist"),

@@ -35,7 +35,7 @@ from .env_edit import read_remote
 # SFTP reads of 256 KiB, 16 in flight: the fastest setting measured (docs/benchmarks.md).
 BLOCK_SIZE = 256 * 1024
 MAX_REQUESTS = 16
-MIN_REMOTE_FREE = 64 * 1024 * 1024
+MIN_FREE = 64 * 1024 * 1024
 
 
 def plan(book: Runbook, step: BackupStep) -> list[PlanItem]:
@@ -48,6 +48,8 @@ def plan(book: Runbook, step: BackupStep) -> list[PlanItem]:
     checks += [f"{t} rows in [{r.min}, {r.max if r.max is not None else '∞'}]"
                for t, r in step.row_counts.items()]
     return [
+        PlanItem("check", f"at least {MIN_FREE // 2**20} MiB free in {step.remote_dir} on "
+                          f"{step.host} and in {step.local_dir} here"),
         PlanItem(host, f"read {step.database_url_key} from {step.env_file} (masked)"),
         PlanItem(host, f"{dump} → {step.remote_dir}/{step.name_prefix}<UTC time>{ext} "
                        "(password via stdin, never argv)"),
@@ -79,8 +81,7 @@ def remote_command(step: BackupStep, db: dict[str, str], remote_path: str) -> st
         dump = (f"pg_dump --no-password {connection} | gzip -c > "
                 f"{q(remote_path + '.partial')}")
     return (
-        f"set -o pipefail; umask 077; mkdir -p {q(step.remote_dir)} && "
-        f"df -Pk {q(step.remote_dir)} | tail -n 1 && "
+        f"set -o pipefail; umask 077; "
         "IFS= read -r PGPASSWORD && export PGPASSWORD && "
         f"{dump} && mv {q(remote_path + '.partial')} {q(remote_path)} && "
         f"sha256sum {q(remote_path)} && stat -c 'size=%s' {q(remote_path)}"
@@ -205,6 +206,9 @@ async def run(ctx: StepContext, step: BackupStep) -> Verdict:
     db = database_parts(url)
     if db["password"]:
         ctx.masker.learn(db["password"])
+    short = await check_free_space(ctx, step)
+    if short:
+        return Verdict(False, short, command="df")
     stamp = time.strftime("%Y%m%d_%H%M%S", time.gmtime(ctx.clock.time()))
     name = f"{step.name_prefix}{stamp}{'.dump' if step.format == 'custom' else '.sql.gz'}"
     remote_path = f"{step.remote_dir.rstrip('/')}/{name}"
@@ -217,9 +221,6 @@ async def run(ctx: StepContext, step: BackupStep) -> Verdict:
         return Verdict(False, f"pg_dump on {step.host} failed (exit {result.exit_status})",
                        command=command, exit_status=result.exit_status,
                        output=tail(ctx.masker(result.output)))
-    free = re.search(r"^\S+\s+\d+\s+\d+\s+(\d+)", result.output, re.MULTILINE)
-    if free and int(free.group(1)) * 1024 < MIN_REMOTE_FREE:
-        ctx.say(f"warning: only {int(free.group(1)) // 1024} MiB free in {step.remote_dir}")
     remote_sha = re.search(r"^([0-9a-f]{64})\s", result.output, re.MULTILINE)
     size_match = re.search(r"^size=(\d+)", result.output, re.MULTILINE)
     if not remote_sha or not size_match:
@@ -252,6 +253,29 @@ async def run(ctx: StepContext, step: BackupStep) -> Verdict:
                          f"{evidence['tables']} tables, sha256 {evidence['sha256'][:12]}",
                    command=command, exit_status=0, output=tail(ctx.masker(result.output)),
                    evidence=evidence)
+
+
+async def check_free_space(ctx: StepContext, step: BackupStep) -> str | None:
+    """Both ends need room before anything starts; the local end is checked again against the
+    dump's real size before the download."""
+    q = shlex.quote
+    result = await ctx.ssh.run(step.host, f"mkdir -p {q(step.remote_dir)} && df -Pk "
+                                          f"{q(step.remote_dir)} | tail -n 1", timeout=30)
+    free = re.search(r"^\S+\s+\d+\s+\d+\s+(\d+)", result.output, re.MULTILINE)
+    if result.exit_status != 0 or not free:
+        return f"cannot read the free space of {step.remote_dir} on {step.host}"
+    remote_free = int(free.group(1)) * 1024
+    local_dir = Path(os.path.expanduser(step.local_dir))
+    local_dir.mkdir(parents=True, exist_ok=True)
+    local_free = shutil.disk_usage(local_dir).free
+    ctx.say(f"free space: {remote_free // 2**20} MiB in {step.remote_dir} on {step.host}, "
+            f"{local_free // 2**20} MiB in {local_dir} here")
+    for place, room in ((f"{step.remote_dir} on {step.host}", remote_free),
+                        (f"{local_dir} on this machine", local_free)):
+        if room < MIN_FREE:
+            return (f"only {room // 2**20} MiB free in {place}; a backup needs at least "
+                    f"{MIN_FREE // 2**20} MiB: free some space and retry")
+    return None
 
 
 async def download(ctx: StepContext, host: str, remote_path: str, local: Path,

@@ -1,0 +1,82 @@
+"""repo_edit: in a real git repository on this machine (no network)."""
+
+import subprocess
+
+from cutover_tui.operator import Answers
+from cutover_tui.runbook import load_runbook
+from cutover_tui.session import open_session
+
+from .helpers import RecordingOperator
+
+BOOK = """
+[runbook]
+id = "repo"
+title = "repo"
+[variables]
+repo = "/nonexistent"
+[hosts.x]
+address = "127.0.0.1"
+[[phases]]
+id = "3"
+title = "Repository"
+[[phases.steps]]
+id = "3.3"
+kind = "repo_edit"
+title = "update IPs"
+repo = "{repo}"
+files = ["scripts/deploy.sh", "app/config.py"]
+find = "10.9.9.1"
+replace = "10.9.9.2"
+commit_message = "chore: new production IP"
+"""
+
+
+def git(repo, *args):
+    return subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True,
+                          text=True).stdout
+
+
+def make_repo(tmp_path):
+    repo = tmp_path / "repo"
+    (repo / "scripts").mkdir(parents=True)
+    (repo / "app").mkdir()
+    (repo / "scripts" / "deploy.sh").write_text("PROD_HOST=10.9.9.1\n")
+    (repo / "app" / "config.py").write_text('origins = ["http://10.9.9.1:3000"]\n')
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "add", "-A")
+    git(repo, "-c", "user.name=t", "-c", "user.email=t@x", "commit", "-qm", "init")
+    return repo
+
+
+def run(tmp_path, repo, operator):
+    from cutover_tui.runbook import Overrides
+
+    path = tmp_path / "repo.toml"
+    path.write_text(BOOK)
+    book = load_runbook(path, Overrides(variables={"repo": str(repo)}))
+    return open_session(book, operator, state=tmp_path / "run.toml", workdir=tmp_path)
+
+
+async def test_edits_show_a_diff_and_commit_without_pushing(tmp_path):
+    repo = make_repo(tmp_path)
+    operator = RecordingOperator()
+    session = run(tmp_path, repo, operator)
+    verdict = await session.engine.run_step("3.3")
+    assert verdict.ok, verdict.summary
+    assert "PROD_HOST=10.9.9.2" in (repo / "scripts" / "deploy.sh").read_text()
+    assert any(line.startswith("+PROD_HOST=10.9.9.2") for line in operator.diffs[0].unified_lines())
+    assert git(repo, "log", "-1", "--format=%s").strip() == "chore: new production IP"
+    assert "pushed" not in verdict.evidence
+    again = await session.engine.run_step("3.3")
+    assert again.ok and again.evidence["files_changed"] == []
+
+
+async def test_a_dirty_tree_is_named_first_and_declining_touches_nothing(tmp_path):
+    repo = make_repo(tmp_path)
+    (repo / "scripts" / "deploy.sh").write_text("PROD_HOST=10.9.9.1\n# local edit\n")
+    operator = RecordingOperator(answers=Answers(confirm={"3.3": False}), yes=False)
+    session = run(tmp_path, repo, operator)
+    verdict = await session.engine.run_step("3.3")
+    assert not verdict.ok and "uncommitted changes" in verdict.summary
+    assert (repo / "scripts" / "deploy.sh").read_text() == "PROD_HOST=10.9.9.1\n# local edit\n"
+    assert (repo / "app" / "config.py").read_text() == 'origins = ["http://10.9.9.1:3000"]\n'
