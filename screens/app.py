@@ -56,7 +56,9 @@ class HelpScreen(ModalScreen[None]):
 
     TEXT = """cutover — keys
 
-r / t / m   run the selected step (retry a failed one; confirm a manual one)
+r           run the selected step
+t           retry a failed or interrupted step
+m           mark a manual step done (you confirm, and may leave a note)
 s           skip the selected step (a reason is required and recorded)
 n           add a note to the selected step
 ] / [       next / previous phase (going on past an unpassed phase needs a reason)

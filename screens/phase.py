@@ -31,8 +31,8 @@ class TopBar(Static):
 class PhaseScreen(Screen):
     BINDINGS = [
         Binding("r", "run", "Run"),
-        Binding("t", "run", "Retry"),
-        Binding("m", "run", "Manual done"),
+        Binding("t", "retry", "Retry"),
+        Binding("m", "manual_done", "Manual done"),
         Binding("s", "skip", "Skip"),
         Binding("n", "note", "Note"),
         Binding("right_square_bracket", "next_phase", "Next"),
@@ -207,6 +207,21 @@ class PhaseScreen(Screen):
         step_id = self.selected_step_id()
         if step_id:
             self.cutover.start_step(step_id)
+
+    def action_retry(self) -> None:
+        step_id = self.selected_step_id()
+        if step_id and self.cutover.engine.state(step_id) not in ("failed", "interrupted"):
+            self.notify(f"Step {step_id} has not failed; r runs it.", severity="information")
+            return
+        self.action_run()
+
+    def action_manual_done(self) -> None:
+        step_id = self.selected_step_id()
+        if step_id and self.cutover.book.step(step_id).kind != "manual":
+            self.notify(f"Step {step_id} is not a manual step; r runs it.",
+                        severity="information")
+            return
+        self.action_run()
 
     def action_skip(self) -> None:
         step_id = self.selected_step_id()

@@ -114,7 +114,7 @@ def _dialog_test(snap_compare, make_app, dialog):
 
 def test_confirm_dialog(snap_compare, make_app):
     assert _dialog_test(snap_compare, make_app, lambda: ConfirmDialog(
-        "Power off droplet air-demand-prod (id 318829101, 104.236.56.33, active)?",
+        "Power off droplet air-demand-prod (id 318829101, 203.0.113.10, active)?",
         "The services were stopped first. A graceful shutdown is tried before power_off."))
 
 
@@ -135,7 +135,7 @@ def test_destroy_guard_with_one_precondition_failing(snap_compare, make_app):
         await settle(pilot)
         pilot.app.push_screen(TypedConfirmDialog(
             "Type the droplet name to destroy it", "air-demand-prod",
-            "droplet air-demand-prod (id 318829101, 104.236.56.33, off, s-1vcpu-1gb, nyc3)",
+            "droplet air-demand-prod (id 318829101, 203.0.113.10, off, s-1vcpu-1gb, nyc3)",
             checks))
         await pilot.pause()
         await pilot.press(*"air-demand-prod")
