@@ -150,6 +150,7 @@ class CutoverApp(App):
         self.running_step: str | None = None
         self.focus_step: str | None = None
         self.progress_label = ""
+        self.checklist_stamp = 0
         self.closing = False
         self._health_web: Any = None
         self._health_pool: Any = None
@@ -246,6 +247,15 @@ class CutoverApp(App):
         screen = self.screen
         if isinstance(screen, PhaseScreen) and self.session is not None:
             screen.update_topbar()
+            # A second operator writing the same checklist: show their changes too.
+            try:
+                stamp = self.session.checklist.path.stat().st_mtime_ns
+            except OSError:
+                stamp = 0
+            if stamp != self.checklist_stamp:
+                self.checklist_stamp = stamp
+                self.session.checklist.read()
+                screen.refresh_state()
             if self.health.dirty:
                 self.health.dirty = False
                 screen.query_one(HealthPanel).refresh_view()

@@ -76,7 +76,8 @@ class DiffScreen(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label(f"Review: {self.title_text}  ({self.diff.path})", classes="title")
+            where = "" if self.diff.path in self.title_text else f"  ({self.diff.path})"
+            yield Label(f"Review: {self.title_text}{where}", classes="title")
             yield Static(f"sha256 {self.diff.old_sha256[:16]}… → {self.diff.new_sha256[:16]}…  "
                          "secrets are masked (ctrl+r reveals them, and that is recorded); "
                          "c shows or hides unchanged lines", classes="hashes")

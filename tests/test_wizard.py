@@ -166,3 +166,20 @@ async def test_env_diff_screen_masks_the_database_password_and_applies(world, tm
     record = app.session.checklist.step("3.1")
     assert record["state"] == "done" and password not in str(record)
     assert any("revealed the unmasked secrets" in note for note in record["notes"])
+
+
+async def test_a_second_operators_changes_show_up_live(world, tmp_path, m11_path):
+    from cutover_tui.checklist import Checklist
+
+    app = wizard(world, tmp_path, m11_path)
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await ready(pilot)
+        table = screen.query_one("#steps", DataTable)
+        assert str(table.get_cell("1.1-health", "glyph")) == "·"
+        # Bob, in another SSH session, runs the step from his own process.
+        Checklist(tmp_path / "run.toml").update_step("1.1-health", state="done",
+                                                     operator="bob")
+        app.tick()
+        await pilot.pause()
+        assert str(table.get_cell("1.1-health", "glyph")) == "✓"
+        assert app.engine.state("1.1-health") == "done"
