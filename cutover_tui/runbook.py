@@ -717,7 +717,9 @@ def runbook_plan_lines(book: Runbook) -> list[str]:
         for step in phase.steps:
             lines.append(f"  {step.id:<12} [{step.kind}] {step.title}")
             for item in describe_step(book, step):
-                lines.append(f"  {'':<12}   {item}")
+                first, *rest = item.strip().splitlines()
+                lines.append(f"  {'':<12}   {first}")
+                lines += [f"  {'':<12}     {line}" for line in rest]
         for criterion in phase.success_criteria:
             lines.append(f"  {'':<12} ✓ {criterion}")
     return lines
