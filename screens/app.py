@@ -475,7 +475,7 @@ class CutoverApp(App):
             await self._health_pool.close()
         if self.on_exit_hook is not None:
             await self.on_exit_hook()
-        self.exit(0)
+        self.exit(return_code=0)
 
     # ------------------------------------------------------------------ one place for failures
 
@@ -488,7 +488,7 @@ class CutoverApp(App):
         else:
             message = f"internal error ({type(error).__name__}: {error}); the checklist is intact"
         if event.worker.group == "start":
-            self.exit(1, message=f"cutover could not start: {message}")
+            self.exit(return_code=1, message=f"cutover could not start: {message}")
             return
         self.notify(message, title="Error", severity="error", timeout=15)
 
@@ -501,8 +501,8 @@ def run_wizard(book: Runbook, operator: str, state: str | None = None) -> int:
         return open_session(book, UIOperator(app, operator), state=state)
 
     app = CutoverApp(starter, operator, title=book.runbook.title)
-    result = app.run()
-    return 0 if result in (None, 0) else int(result)
+    app.run()
+    return app.return_code or 0
 
 
 def run_demo_wizard(root: Path, operator: str) -> int:
@@ -522,8 +522,8 @@ def run_demo_wizard(root: Path, operator: str) -> int:
     app = CutoverApp(starter, operator, title="M11: Production Cutover (rehearsal)",
                      health_interval=2.0, on_exit=world.stop, warmup=world.start)
     try:
-        result = app.run()
+        app.run()
     finally:
         if world.started:
             asyncio.run(world.stop())
-    return 0 if result in (None, 0) else int(result)
+    return app.return_code or 0
