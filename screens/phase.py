@@ -47,6 +47,7 @@ class PhaseScreen(Screen):
     def __init__(self, phase_id: str) -> None:
         super().__init__()
         self.phase_id = phase_id
+        self.rows_ready = False  # the app may ask for a refresh before on_mount filled the table
 
     @property
     def cutover(self) -> CutoverApp:
@@ -82,6 +83,7 @@ class PhaseScreen(Screen):
         table.add_column("title", key="title")
         for step in self.phase.steps:
             table.add_row(glyph("pending"), step.id, step.kind, step.title, key=step.id)
+        self.rows_ready = True
         self.query_one("#output", RichLog).border_title = "Output"
         self.query_one("#detail", Static).border_title = "Plan"
         self.refresh_state()
@@ -105,6 +107,8 @@ class PhaseScreen(Screen):
         return self.phase.steps[min(table.cursor_row, len(self.phase.steps) - 1)].id
 
     def refresh_state(self) -> None:
+        if not self.rows_ready:
+            return
         app = self.cutover
         engine = app.engine
         table = self.query_one("#steps", DataTable)
@@ -134,7 +138,7 @@ class PhaseScreen(Screen):
             (running, "yellow")))
 
     def show_step(self, step_id: str | None) -> None:
-        if step_id is None:
+        if step_id is None or not self.rows_ready:
             return
         app = self.cutover
         detail = self.query_one("#detail", Static)
@@ -179,6 +183,8 @@ class PhaseScreen(Screen):
 
     def advance_from(self, step_id: str) -> None:
         """After a step ends well, select the next unfinished one of this phase."""
+        if not self.rows_ready:
+            return
         ids = [s.id for s in self.phase.steps]
         if step_id not in ids or step_id != self.selected_step_id():
             return

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import asyncssh
 
-from .hostenv import UNITS, HostEnv, running_pid
+from .hostenv import UNITS, HostEnv, pid_alive, running_pid
 
 log = logging.getLogger("cutover.sandbox")
 
@@ -88,7 +88,7 @@ class SandboxHost:
             conn.abort()
         for process in list(self.processes):
             _kill_group(process.pid)
-        self.kill_services()
+        await self.stop_services()
 
     async def destroy(self) -> None:
         await self.power_off()
@@ -100,6 +100,20 @@ class SandboxHost:
             if pid:
                 _kill_group(pid)
             self.env.pidfile(unit).unlink(missing_ok=True)
+
+    async def stop_services(self, timeout: float = 5.0) -> None:
+        """Like a machine going down: SIGTERM every service, wait until they are gone (then
+        SIGKILL), so nothing still answers once the droplet reports off."""
+        pids = [pid for unit in UNITS if (pid := running_pid(self.env, unit))]
+        self.kill_services()
+        deadline = asyncio.get_running_loop().time() + timeout
+        while any(pid_alive(pid) for pid in pids):
+            if asyncio.get_running_loop().time() > deadline:
+                for pid in pids:
+                    with contextlib.suppress(ProcessLookupError, PermissionError):
+                        os.killpg(pid, signal.SIGKILL)
+                break
+            await asyncio.sleep(0.02)
 
     def _units_to_restore(self) -> list[str]:
         marker = self.env.state_dir / "running-at-power-off"

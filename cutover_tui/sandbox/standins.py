@@ -258,15 +258,19 @@ def journalctl(args: list[str]) -> int:
     units = units or list(UNITS)
     if follow and lines is None:
         lines = 10
-    shown = _journal_lines(env, units, since, lines, cat)
-    for line in shown:
-        print(line)
+    # One read for both the lines shown and where following starts: nothing falls in between.
+    records = _records(env, units)
+    shown = [r for r in records if since is None or r[0] >= since]
+    if lines is not None:
+        shown = shown[-lines:] if lines else []
+    for record in shown:
+        print(_format(env, record, cat))
     if not follow:
         if not shown and lines is None:
             print("-- No entries --")
         return 0
     sys.stdout.flush()
-    seen = len(_records(env, units))
+    seen = len(records)
     while True:
         time.sleep(0.1)
         records = _records(env, units)

@@ -159,7 +159,7 @@ class World:
     async def stop(self) -> None:
         for host in self.hosts.values():
             await host.power_off()
-            host.kill_services()
+            await host.stop_services()
         if self.api is not None:
             self.api.stop()
         self.started = False
