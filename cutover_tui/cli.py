@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from .errors import ConfigError, CutoverError
+from .errors import CutoverError
 
 
 def _overrides(hosts: tuple[str, ...], variables: tuple[str, ...]):
@@ -158,5 +158,3 @@ def review(checklist: str, markdown: bool) -> None:
 if __name__ == "__main__":  # pragma: no cover
     main()
 
-
-__all__ = ["main", "ConfigError"]

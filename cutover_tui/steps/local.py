@@ -63,7 +63,7 @@ async def run(ctx: StepContext, step: LocalStep) -> Verdict:
     if not cwd.is_dir():
         return Verdict(False, f"the directory {cwd} does not exist on this machine",
                        command=step.command)
-    status, output, seconds = await run_local(ctx, step.command, cwd, step.env, step.timeout)
+    status, output, _seconds = await run_local(ctx, step.command, cwd, step.env, step.timeout)
     problems = []
     evidence: dict = {}
     if status is None:
