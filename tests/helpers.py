@@ -66,3 +66,34 @@ host = "new"
 path = "{app_dir}/.env"
 from_step = "3.1"
 """
+
+
+def backup_book(fmt: str = "sql.gz", restore: str = "auto", roles: tuple[int, int] = (700, 800),
+                host: str = "new", address: str = "127.0.0.3") -> str:
+    """A runbook with one backup step on the rehearsal world's host (paths from overrides)."""
+    return f"""
+[runbook]
+id = "backup"
+title = "backup"
+[variables]
+app_dir = "/nonexistent"
+remote_backup_dir = "/nonexistent"
+local_backup_dir = "/nonexistent"
+[hosts.{host}]
+address = "{address}"
+[[phases]]
+id = "2"
+title = "Backup"
+[[phases.steps]]
+id = "2.1"
+kind = "backup"
+title = "backup"
+host = "{host}"
+env_file = "{{app_dir}}/.env"
+format = "{fmt}"
+remote_dir = "{{remote_backup_dir}}"
+local_dir = "{{local_backup_dir}}"
+expect_tables = 9
+row_counts = {{ roles = {{ min = {roles[0]}, max = {roles[1]} }} }}
+restore_check = "{restore}"
+"""

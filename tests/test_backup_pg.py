@@ -13,40 +13,13 @@ from cutover_tui.session import open_session
 from cutover_tui.steps.backup import backup_gate
 
 from . import pgcluster
-from .helpers import RecordingOperator
+from .helpers import RecordingOperator, backup_book
 
 pytestmark = pytest.mark.postgres
 
 UNAVAILABLE = pgcluster.why_unavailable()
 if UNAVAILABLE:
     pytest.skip(f"skipped: {UNAVAILABLE} (CI installs it)", allow_module_level=True)
-
-BOOK = """
-[runbook]
-id = "backup"
-title = "backup"
-[variables]
-app_dir = "/nonexistent"
-remote_backup_dir = "/nonexistent"
-local_backup_dir = "/nonexistent"
-[hosts.new]
-address = "127.0.0.3"
-[[phases]]
-id = "2"
-title = "Backup"
-[[phases.steps]]
-id = "2.1"
-kind = "backup"
-title = "backup"
-host = "new"
-env_file = "{app_dir}/.env"
-format = "FORMAT"
-remote_dir = "{remote_backup_dir}"
-local_dir = "{local_backup_dir}"
-expect_tables = 9
-row_counts = { roles = { min = 740, max = 750 } }
-restore_check = "auto"
-"""
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +44,7 @@ async def pg_world(world, cluster):
 
 def session_for(world, tmp_path, fmt):
     path = tmp_path / "backup.toml"
-    path.write_text(BOOK.replace("FORMAT", fmt))
+    path.write_text(backup_book(fmt, roles=(740, 750)))
     return open_session(load_runbook(path, world.overrides(["new"])), RecordingOperator(),
                         state=tmp_path / "run.toml", clock=world.clock, workdir=tmp_path)
 

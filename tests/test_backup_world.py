@@ -5,38 +5,12 @@ from cutover_tui.runbook import load_runbook
 from cutover_tui.session import open_session
 from cutover_tui.steps import backup
 
-from .helpers import RecordingOperator
-
-BOOK = """
-[runbook]
-id = "backup-world"
-title = "backup"
-[variables]
-app_dir = "/nonexistent"
-remote_backup_dir = "/nonexistent"
-local_backup_dir = "/nonexistent"
-[hosts.new]
-address = "127.0.0.3"
-[[phases]]
-id = "2"
-title = "Backup"
-[[phases.steps]]
-id = "2.1"
-kind = "backup"
-title = "backup"
-host = "new"
-env_file = "{app_dir}/.env"
-format = "sql.gz"
-remote_dir = "{remote_backup_dir}"
-local_dir = "{local_backup_dir}"
-expect_tables = 9
-row_counts = { roles = { min = 700, max = 800 } }
-"""
+from .helpers import RecordingOperator, backup_book
 
 
 def session_for(world, tmp_path):
     path = tmp_path / "backup.toml"
-    path.write_text(BOOK)
+    path.write_text(backup_book())
     return open_session(load_runbook(path, world.overrides(["new"])), RecordingOperator(),
                         state=tmp_path / "run.toml", clock=world.clock, workdir=tmp_path)
 
