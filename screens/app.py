@@ -424,7 +424,9 @@ class CutoverApp(App):
 
     def phase_rows(self) -> list[tuple[str, str, dict[str, int], str, str, bool]]:
         rows = []
-        records = self.session.checklist.read().get("steps", {})
+        # The cached record: this process's writes update it, and tick() re-reads the file when
+        # another operator changed it, so no parse on every repaint.
+        records = self.session.checklist.data.get("steps", {})
         for phase in self.book.all_phases:
             counts = self.engine.phase_counts(phase)
             times = [(records.get(s.id, {}).get("started_at"),
