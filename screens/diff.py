@@ -21,7 +21,9 @@ STYLES = {"changed": ("on #5a1e1e", "on #1e4a1e"), "removed": ("on #5a1e1e", "")
 
 def diff_table(diff: Any, collapse: bool, revealed: bool = False) -> Table:
     table = Table(expand=True, show_lines=False, pad_edge=False, box=None)
+    table.add_column("", width=3, justify="right", style="dim")
     table.add_column("current", ratio=1, overflow="fold")
+    table.add_column("", width=3, justify="right", style="dim")
     table.add_column("proposed", ratio=1, overflow="fold")
     rows = diff.raw_rows if revealed and getattr(diff, "raw_rows", None) else diff.rows
     keep = set(range(len(rows)))
@@ -35,15 +37,13 @@ def diff_table(diff: Any, collapse: bool, revealed: bool = False) -> Table:
             skipped += 1
             continue
         if skipped:
-            table.add_row(Text(f"⋯ {skipped} unchanged line(s)", style="dim italic"), "")
+            table.add_row("", Text(f"⋯ {skipped} unchanged line(s)", style="dim italic"), "", "")
             skipped = 0
         left_style, right_style = STYLES[row.tag]
-        # A no-break space keeps a long value on the same line as its number when it wraps.
-        left = Text(f"{row.left_no or '':>3}\u00a0{row.left}", style=left_style)
-        right = Text(f"{row.right_no or '':>3}\u00a0{row.right}", style=right_style)
-        table.add_row(left, right)
+        table.add_row(str(row.left_no or ""), Text(row.left, style=left_style),
+                      str(row.right_no or ""), Text(row.right, style=right_style))
     if skipped:
-        table.add_row(Text(f"⋯ {skipped} unchanged line(s)", style="dim italic"), "")
+        table.add_row("", Text(f"⋯ {skipped} unchanged line(s)", style="dim italic"), "", "")
     return table
 
 
