@@ -19,31 +19,9 @@ from cutover_tui.operator import HeadlessOperator  # noqa: E402
 from cutover_tui.runbook import Overrides, load_runbook  # noqa: E402
 from cutover_tui.session import open_session  # noqa: E402
 from tests import pgcluster, sshd  # noqa: E402
+from tests.helpers import backup_book  # noqa: E402
 
 ROWS = int(os.environ.get("BENCH_ROWS", 200_000))
-
-BOOK = """
-[runbook]
-id = "bench-backup"
-title = "bench"
-[hosts.db]
-address = "127.0.0.1"
-[[phases]]
-id = "2"
-title = "Backup"
-[[phases.steps]]
-id = "2.1"
-kind = "backup"
-title = "backup"
-host = "db"
-env_file = "{env_file}"
-format = "FORMAT"
-remote_dir = "{remote_dir}"
-local_dir = "{local_dir}"
-expect_tables = 9
-restore_check = "off"
-"""
-
 
 def seed_procedure(server: sshd.Sshd, env_file: Path, remote: Path, local: Path) -> float:
     ssh = ["-i", str(server.client_key), "-o", f"UserKnownHostsFile={server.known_hosts}",
@@ -62,12 +40,12 @@ def seed_procedure(server: sshd.Sshd, env_file: Path, remote: Path, local: Path)
 async def ours(server: sshd.Sshd, env_file: Path, remote: Path, local: Path, fmt: str,
                work: Path) -> tuple[float, str]:
     path = work / f"bench-{fmt}.toml"
-    path.write_text(BOOK.replace("FORMAT", fmt))
+    path.write_text(backup_book(fmt, restore="off", host="db", address="127.0.0.1"))
     overrides = Overrides(
         hosts={"db": {"port": server.port, "ssh_key": str(server.client_key),
                       "known_hosts": str(server.known_hosts)}},
-        variables={"env_file": str(env_file), "remote_dir": str(remote),
-                   "local_dir": str(local)})
+        variables={"app_dir": str(env_file.parent), "remote_backup_dir": str(remote),
+                   "local_backup_dir": str(local)})
     session = open_session(load_runbook(path, overrides), HeadlessOperator("bench", yes=True),
                            state=work / f"run-{fmt}.toml", workdir=work)
     started = time.perf_counter()

@@ -27,7 +27,6 @@ import tomli_w
 from .clock import Clock, iso
 from .errors import ChecklistError
 
-STATES = ("pending", "running", "done", "failed", "skipped", "interrupted")
 FINISHED = ("done", "skipped")
 OUTPUT_TAIL_LINES = 40
 

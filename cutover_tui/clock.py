@@ -1,6 +1,7 @@
 """Clocks. The engine and the rehearsal world take a clock instead of calling ``time`` so the
 seven-day monitoring period can be rehearsed in seconds: ``MovableClock.sleep`` moves time
-forward instead of waiting, and writes the offset to a file the world's processes read."""
+forward instead of waiting, and writes the offset to a file the world's processes read
+(``sandbox.hostenv.HostEnv.now``)."""
 
 from __future__ import annotations
 
@@ -60,14 +61,6 @@ class MovableClock(Clock):
         tmp = self.state_file.with_suffix(".tmp")
         tmp.write_text(json.dumps({"offset": self.offset}))
         os.replace(tmp, self.state_file)
-
-
-def read_clock_file(path: Path) -> float:
-    """The current time as seen by a world process that shares a ``MovableClock``'s file."""
-    try:
-        return time.time() + json.loads(path.read_text())["offset"]
-    except (OSError, ValueError, KeyError):
-        return time.time()
 
 
 def iso(ts: float) -> str:

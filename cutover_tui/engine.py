@@ -116,7 +116,7 @@ class Engine:
         """Why ``phase`` may not start now, or None."""
         if phase is self.book.rollback:
             return None
-        data = self.checklist.read()
+        data = self.checklist.data  # run_step re-reads the file first; the UI on a change
         index = self.book.phases.index(phase)
         for earlier in self.book.phases[:index]:
             if not self.phase_passed(earlier) and not data.get("phases", {}).get(
@@ -144,6 +144,7 @@ class Engine:
     async def run_step(self, step_id: str) -> Verdict:
         step = self.book.step(step_id)
         phase = self.book.phase_of(step_id)
+        self.checklist.read()  # another operator may have moved on since we last looked
         reason = self.phase_gate(phase)
         if reason:
             raise GateClosed(reason)

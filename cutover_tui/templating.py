@@ -10,10 +10,6 @@ from typing import Any
 _TOKEN = re.compile(r"\{\{|\}\}|(?<!\$)\{([A-Za-z_][A-Za-z0-9_.]*)\}")
 
 
-def variables_in(text: str) -> list[str]:
-    return [m.group(1) for m in _TOKEN.finditer(text) if m.group(1)]
-
-
 def render(text: str, variables: Mapping[str, str], on_unknown: Callable[[str], None]) -> str:
     def replace(m: re.Match[str]) -> str:
         token = m.group(0)

@@ -174,6 +174,10 @@ async def test_services_status_and_stop_turn_health_red(session, world):
     assert stopped.evidence["states"]["air-demand-api"].startswith("inactive (dead)")
     after = await session.engine.run_step("http-ok")
     assert not after.ok and "connection refused" in after.summary
+    status_again = await session.engine.run_step("services-status")
+    assert not status_again.ok
+    assert "air-demand-api on new is inactive (dead)" in status_again.summary
+    assert "expected active (running)" in status_again.summary
 
 
 async def test_local_step_threshold_uses_the_last_summary(session):

@@ -4,7 +4,6 @@ and in ``app_dir`` on each host (scripts it runs, files 3.3 edits, the dashboard
 from __future__ import annotations
 
 OLD_IP = "104.236.56.33"
-NEW_IP = "161.35.135.71"
 
 FILES: dict[str, str] = {
     ".gitignore": ".env\n.env.bak-*\n__pycache__/\n",

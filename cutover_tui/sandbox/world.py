@@ -79,7 +79,6 @@ class World:
         self.api: DOApiStandIn | None = None
         self.token = "dop_v1_" + secrets.token_hex(32)
         self.db_password = secrets.token_urlsafe(18)
-        self.secrets: list[str] = []
         self.loop: asyncio.AbstractEventLoop | None = None
         self.started = False
 
@@ -213,7 +212,6 @@ class World:
                 _git(fs / "root", "clone", "-q", str(self.root / "git" / "air-demand.git"),
                      "air-demand")
             secret_key, api_token = secrets.token_hex(24), secrets.token_urlsafe(24)
-            self.secrets += [self.db_password, secret_key, api_token]
             env_path = app_dir / ".env"
             env_path.write_text(appfiles.env_file("staging" if name == "new" else "production",
                                                   database_url, secret_key, api_token))

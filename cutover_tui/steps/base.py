@@ -36,7 +36,6 @@ class StepContext:
     droplets: Callable[[], Any]  # returns a remote.droplets.DropletAPI, created on first use
     workdir: Path = field(default_factory=Path.cwd)
     step_id: str = ""
-    restore_available: bool | None = None
 
     def say(self, text: str, stream: str = "info", host: str = "") -> None:
         self.emit(OutputLine(self.step_id, self.masker(text), stream, host))

@@ -66,8 +66,9 @@ async def run(ctx: StepContext, step: ServicesStep) -> Verdict:
         result = await ctx.ssh.run(step.host, command, on_line=sink, timeout=30)
         outputs.append(f"$ {command}\n{result.output}")
         states[unit] = parse_status(result.output)
-        if states[unit] != want and not (want == "inactive (dead)"
-                                          and states[unit].startswith("inactive")):
+        # "active (running)" must match whole; any "inactive (...)" counts as stopped.
+        stopped = want.startswith("inactive") and states[unit].startswith("inactive")
+        if states[unit] != want and not stopped:
             problems.append(f"{unit} on {step.host} is {states[unit]}, expected {want}")
     return Verdict(
         ok=not problems,
