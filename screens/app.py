@@ -214,7 +214,7 @@ class CutoverApp(App):
     @on(EngineEvent)
     def engine_event(self, message: EngineEvent) -> None:
         event: StepEvent = message.event
-        screen = self.screen if isinstance(self.screen, PhaseScreen) else None
+        screen = self.phase_screen()
         if isinstance(event, StepStarted):
             self.running_step = event.step_id
             self.outputs[event.step_id] = []
@@ -243,9 +243,15 @@ class CutoverApp(App):
                 screen.refresh_state()
                 screen.show_step(screen.selected_step_id())
 
-    def tick(self) -> None:
+    def phase_screen(self) -> PhaseScreen | None:
+        """The current phase screen, once its widgets exist; the app never touches one that is
+        still being composed (a switch and a tick or an event can meet)."""
         screen = self.screen
-        if isinstance(screen, PhaseScreen) and self.session is not None:
+        return screen if isinstance(screen, PhaseScreen) and screen.rows_ready else None
+
+    def tick(self) -> None:
+        screen = self.phase_screen()
+        if screen is not None and self.session is not None:
             screen.update_topbar()
             # A second operator writing the same checklist: show their changes too.
             try:
@@ -352,9 +358,7 @@ class CutoverApp(App):
             self.notify(f"Step {step_id} cannot start: {exc}", severity="warning", timeout=10)
         finally:
             self.running_step = None
-            if isinstance(self.screen, PhaseScreen):
-                self.screen.refresh_state()
-                self.screen.show_step(self.screen.selected_step_id())
+            self._refresh()
 
     def ask_skip(self, step_id: str) -> None:
         if self.engine.state(step_id) in FINISHED or step_id == self.running_step:
@@ -418,9 +422,10 @@ class CutoverApp(App):
         self.switch_screen(PhaseScreen(phase_id))
 
     def _refresh(self) -> None:
-        if isinstance(self.screen, PhaseScreen):
-            self.screen.refresh_state()
-            self.screen.show_step(self.screen.selected_step_id())
+        screen = self.phase_screen()
+        if screen is not None:
+            screen.refresh_state()
+            screen.show_step(screen.selected_step_id())
 
     def phase_rows(self) -> list[tuple[str, str, dict[str, int], str, str, bool]]:
         rows = []

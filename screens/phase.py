@@ -47,7 +47,7 @@ class PhaseScreen(Screen):
     def __init__(self, phase_id: str) -> None:
         super().__init__()
         self.phase_id = phase_id
-        self.rows_ready = False  # the app may ask for a refresh before on_mount filled the table
+        self.rows_ready = False  # set by on_mount; the app waits for it (CutoverApp.phase_screen)
 
     @property
     def cutover(self) -> CutoverApp:
@@ -107,7 +107,7 @@ class PhaseScreen(Screen):
         return self.phase.steps[min(table.cursor_row, len(self.phase.steps) - 1)].id
 
     def refresh_state(self) -> None:
-        if not self.rows_ready:
+        if not self.rows_ready:  # a resize can arrive before on_mount
             return
         app = self.cutover
         engine = app.engine
@@ -138,7 +138,7 @@ class PhaseScreen(Screen):
             (running, "yellow")))
 
     def show_step(self, step_id: str | None) -> None:
-        if step_id is None or not self.rows_ready:
+        if step_id is None:
             return
         app = self.cutover
         detail = self.query_one("#detail", Static)
@@ -183,8 +183,6 @@ class PhaseScreen(Screen):
 
     def advance_from(self, step_id: str) -> None:
         """After a step ends well, select the next unfinished one of this phase."""
-        if not self.rows_ready:
-            return
         ids = [s.id for s in self.phase.steps]
         if step_id not in ids or step_id != self.selected_step_id():
             return
