@@ -34,6 +34,35 @@ var_option = click.option("--var", "variables", multiple=True, metavar="[HOST.]K
                           help="Override a runbook variable, for all hosts or one.")
 
 
+def _parse_skips(_ctx, _param, values: tuple[str, ...]) -> dict[str, str]:
+    from .runner import parse_skips
+
+    try:
+        return parse_skips(values)
+    except CutoverError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
+def _check_skips(book, skips: dict[str, str], step_ids: list[str], headless: bool) -> None:
+    """Exit 2 (usage) unless every --skip names a step this headless run goes through."""
+    from .runner import check_skips
+
+    if skips and not headless:
+        raise click.UsageError("--skip is for --headless runs; in the wizard, select the step "
+                               "and press s")
+    if not skips:
+        return
+    try:
+        check_skips(book, skips, step_ids)
+    except CutoverError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
+skip_option = click.option("--skip", "skips", multiple=True, metavar="STEP_ID=REASON",
+                           callback=_parse_skips,
+                           help="Headless: skip this step, recording the reason (repeatable).")
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="cutover")
 def main() -> None:
@@ -71,20 +100,23 @@ def validate(runbook: str, hosts: tuple[str, ...], variables: tuple[str, ...]) -
 @click.option("--phase", "phases", multiple=True, help="Headless: only these phase ids.")
 @click.option("--rollback", is_flag=True, help="Headless: run the rollback procedure.")
 @click.option("--verbose", "-v", is_flag=True, help="Headless: print each step's output too.")
+@skip_option
 @host_option
 @var_option
 def run(runbook: str, headless: bool, yes: bool, answers: str | None, state: str | None,
         operator: str | None, phases: tuple[str, ...], rollback: bool, verbose: bool,
-        hosts: tuple[str, ...], variables: tuple[str, ...]) -> None:
+        skips: dict[str, str], hosts: tuple[str, ...], variables: tuple[str, ...]) -> None:
     """Run RUNBOOK: the wizard, or --headless."""
     overrides = _overrides(hosts, variables)
+    if not headless:
+        _check_skips(None, skips, [], headless=False)  # --skip is headless only
     name = operator or os.environ.get("CUTOVER_OPERATOR") or getpass.getuser()
     try:
         if headless:
             import asyncio
 
             code = asyncio.run(_run_headless(runbook, overrides, name, yes, answers, state,
-                                             list(phases), rollback, verbose))
+                                             list(phases), rollback, verbose, skips))
             sys.exit(code)
         from .runbook import load_runbook
 
@@ -98,19 +130,24 @@ def run(runbook: str, headless: bool, yes: bool, answers: str | None, state: str
 
 async def _run_headless(runbook: str, overrides, name: str, yes: bool, answers: str | None,
                         state: str | None, phases: list[str], rollback: bool,
-                        verbose: bool) -> int:
+                        verbose: bool, skips: dict[str, str] | None = None) -> int:
     from .operator import Answers, HeadlessOperator
-    from .runner import phase_step_ids, printer, run_steps
+    from .runbook import load_runbook
+    from .runner import format_counts, phase_step_ids, printer, run_steps, summary
     from .session import open_session
 
+    book = load_runbook(runbook, overrides)
+    step_ids = phase_step_ids(book, phases, rollback)
+    _check_skips(book, skips or {}, step_ids, headless=True)
     operator = HeadlessOperator(name, yes=yes, answers=Answers.load(answers) if answers else None)
-    session = open_session(runbook, operator, overrides=overrides, state=state,
-                           emit=printer(click.echo, verbose))
+    session = open_session(book, operator, state=state, emit=printer(click.echo, verbose))
     try:
         _print_resume(session)
-        ok = await run_steps(session, phase_step_ids(session, phases, rollback), click.echo)
+        ok = await run_steps(session, step_ids, click.echo, skips)
     finally:
         await session.aclose()
+    counts, _ = summary(session, step_ids)
+    click.echo(f"summary: {format_counts(counts)} of {len(step_ids)} steps")
     click.echo(f"checklist: {session.checklist.path}")
     return 0 if ok else 1
 
@@ -127,17 +164,80 @@ def _print_resume(session) -> None:
 
 
 @main.command()
+@click.argument("runbook", type=click.Path(dir_okay=False))
+@click.option("--verbose", "-v", is_flag=True,
+              help="Show every step's output, and the steps not run and why.")
+@host_option
+@var_option
+def preflight(runbook: str, verbose: bool, hosts: tuple[str, ...],
+              variables: tuple[str, ...]) -> None:
+    """Before the cutover: run every step of RUNBOOK that changes nothing against the hosts as
+    they are now; each is ok, differs now or cannot pass (or cannot check: no answer).
+
+    Exit 0 when no step cannot pass, 1 when one cannot (fix the runbook first), 2 when none
+    cannot pass but some could not be checked."""
+    import asyncio
+
+    from .operator import HeadlessOperator
+    from .preflight import preflight as run_preflight
+    from .preflight import print_report
+
+    overrides = _overrides(hosts, variables)
+    name = os.environ.get("CUTOVER_OPERATOR") or getpass.getuser()
+    operator = HeadlessOperator(name, say=lambda text: click.echo(text, err=True))
+    try:
+        report = asyncio.run(run_preflight(runbook, operator, overrides=overrides))
+    except CutoverError as exc:
+        _fail(exc)
+    print_report(report, verbose)
+    sys.exit(report.exit_code)
+
+
+@main.command()
 @click.option("--headless", is_flag=True, help="Run every phase unattended and exit.")
 @click.option("--keep", type=click.Path(file_okay=False), help="Keep the world's files here.")
 @click.option("--operator", default="demo-operator", help="The name recorded in the checklist.")
 @click.option("--verbose", "-v", is_flag=True, help="Headless: print each step's output too.")
-def demo(headless: bool, keep: str | None, operator: str, verbose: bool) -> None:
+@click.option("--sshd", "use_sshd", is_flag=True,
+              help="Serve the rehearsal hosts with this machine's OpenSSH sshd (needs root).")
+@click.option("--preflight", "preflight_only", is_flag=True,
+              help="Only `cutover preflight` against a fresh rehearsal world, then exit.")
+@click.option("--runbook", "preflight_runbook", type=click.Path(dir_okay=False, exists=True),
+              help="With --preflight: the runbook to preflight (default: the M11 runbook).")
+@skip_option
+def demo(preflight_only: bool, preflight_runbook: str | None,
+         headless: bool, keep: str | None, operator: str, verbose: bool, use_sshd: bool,
+         skips: dict[str, str]) -> None:
     """Rehearse the M11 runbook against an embedded world on loopback."""
     from .sandbox.demo import run_demo
 
+    if use_sshd:
+        from .sandbox.sshhost import sshd_available
+
+        if (why := sshd_available()) is not None:
+            click.echo(f"cutover demo --sshd: {why}", err=True)
+            sys.exit(2)
+    if preflight_runbook and not preflight_only:
+        raise click.UsageError("--runbook goes with --preflight")
+    if preflight_only:
+        from .sandbox.demo import M11, run_demo_preflight
+
+        try:
+            sys.exit(run_demo_preflight(Path(preflight_runbook) if preflight_runbook else M11,
+                                        keep=Path(keep) if keep else None, verbose=verbose,
+                                        server="sshd" if use_sshd else "asyncssh"))
+        except CutoverError as exc:
+            _fail(exc)
     try:
+        if skips:
+            from .runbook import load_runbook
+            from .sandbox.demo import M11, demo_order
+
+            book = load_runbook(M11)
+            _check_skips(book, skips, demo_order(book), headless)
         sys.exit(run_demo(headless=headless, keep=Path(keep) if keep else None,
-                          operator=operator, verbose=verbose))
+                          operator=operator, verbose=verbose, skips=skips,
+                          server="sshd" if use_sshd else "asyncssh"))
     except CutoverError as exc:
         _fail(exc)
 

@@ -194,7 +194,8 @@ class Engine:
                                    summary=f"skipped: {self.masker(reason)}")
         self.checklist.add_note(step_id, self.operator.name, f"skipped: {self.masker(reason)}")
         self.emit(StepFinished(step_id, "skipped",
-                               Verdict(True, f"skipped: {reason}", state="skipped")))
+                               Verdict(True, f"skipped: {self.masker(reason)}",
+                                       state="skipped")))
 
     def override_phase(self, phase_id: str, reason: str) -> None:
         if not reason.strip():

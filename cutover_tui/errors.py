@@ -1,5 +1,6 @@
 """The one exception tree of the core. The CLI and the UI catch ``CutoverError`` and show its
-message as a sentence; anything else escaping is a bug.
+message as a sentence; anything else escaping is a bug. ``cause_of`` turns a failed command's
+stderr into the line of such a sentence that names the cause.
 
     CutoverError
     ├── RunbookError            the runbook file cannot be read or is invalid (carries every problem)
@@ -18,6 +19,8 @@ message as a sentence; anything else escaping is a bug.
 """
 
 from __future__ import annotations
+
+import re
 
 
 class CutoverError(Exception):
@@ -77,3 +80,28 @@ class GateClosed(CutoverError):
 
 class OperatorAborted(CutoverError):
     pass
+
+
+# A line that names an error: "fatal: …", "error: …", "remote: error: …", "pg_restore: error: …",
+# "psql:<stdin>:12: ERROR: …" — the word after at most three "prefix:" parts.
+_CAUSE_LINE = re.compile(r"^(?:[^\s:]+:\s*){0,3}(?:fatal|error|panic)\s*:", re.IGNORECASE)
+
+
+def cause_of(output: str, limit: int = 3, width: int = 300) -> str:
+    """What a failed command's stderr (or merged output) says went wrong, as one line: its first
+    ``fatal:`` / ``error:`` lines, else its first and last lines (``hint:`` advice left out when
+    there is anything else) — never a lone line of advice from the end."""
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    named = [line for line in lines if _CAUSE_LINE.match(line)]
+    if named:
+        return " / ".join(_clip(line, width) for line in dict.fromkeys(named[:limit]))
+    useful = [line for line in lines if not line.lower().startswith("hint:")] or lines
+    if not useful:
+        return "no output"
+    if len(useful) == 1:
+        return _clip(useful[0], width)
+    return f"{_clip(useful[0], width)} … {_clip(useful[-1], width)}"
+
+
+def _clip(line: str, width: int) -> str:
+    return line if len(line) <= width else line[:width - 1] + "…"

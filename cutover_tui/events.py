@@ -24,6 +24,8 @@ class Verdict:
     output: str = ""
     evidence: dict[str, Any] = field(default_factory=dict)
     state: str = ""  # "done" / "failed" / "skipped"; derived from ok when empty
+    # How each expectation fared (steps.base.Check), for `cutover preflight`; not recorded.
+    checks: list[Any] = field(default_factory=list)
 
     @property
     def final_state(self) -> str:

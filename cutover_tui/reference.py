@@ -71,7 +71,23 @@ def render() -> str:
     for title, model, text in SECTIONS:
         out += [f"## {title}", "", text, "", *_table(model, {"steps", "path", "sha256"}), ""]
     out += ["## Steps", "", "Every step has the common fields below, plus those of its `kind`.",
-            "", *_table(rb.StepBase), ""]
+            "", *_table(rb.StepBase), "",
+            "A check asserts only what the runbook's source document states. Each expectation "
+            "(`expect_regex`, `reject_regex`, `number`, `threshold`, `expect_json`, "
+            "`expect_contains`, an `expect_status` other than 200, a `services` state, a "
+            "`backup`'s tables and rows) cites it in `source`: the section and a short quote, "
+            "such as `source = \"seed 4.2: jq '.status'  # Should return \\\"healthy\\\"\"`; "
+            "several are joined by `; `. The plan shows it as `checks from: ...`. Where the "
+            "document only runs a command, the check is its exit status; where it asks a person "
+            "(\"check inbox\"), the step is `manual`. `tests/test_runbook_sources.py` holds the "
+            "M11 runbook to its seed this way.", "",
+            "`changes` says whether a step changes anything. `cutover preflight` runs every step "
+            "that does not — `http` GETs, `services` with `action = \"status\"`, and `ssh` / "
+            "`local` steps marked `changes = false` — against the hosts as they are before the "
+            "cutover. A kind that always changes something (`env_edit`, `env_restore`, "
+            "`backup`, `droplet_power`, `droplet_destroy`, `repo_edit`, `services` other than "
+            "`status`) marked `changes = false` is a load error. An `ssh` or `local` step that "
+            "does not say is not preflighted; the M11 runbook marks every one.", ""]
     common = set(rb.StepBase.model_fields)
     for model in STEPS:
         kind = typing.get_args(model.model_fields["kind"].annotation)[0]

@@ -114,6 +114,16 @@ class StepBase(Model):
     description: str = Field("", description="what and why, shown with the plan")
     gate: bool = Field(True, description="a failure of this step blocks the phase")
     once: bool = Field(False, description="in a repeated phase: run once, after the repeats")
+    source: str = Field(
+        "", description="the seed section that states this step's expectations and a short "
+        "quote of it, e.g. 'seed 4.2: Should return \"healthy\"'; shown in the plan as "
+        "'checks from'"
+    )
+    changes: bool | None = Field(
+        None,
+        description="false: the step only reads, so `cutover preflight` may run it against the "
+        "hosts as they are; true: it changes something (ssh and local steps should say which)",
+    )
 
 
 class SshStep(StepBase):
@@ -288,6 +298,15 @@ STEP_KINDS = (
     "ssh", "http", "services", "local", "manual", "wait", "env_edit", "env_restore", "backup",
     "droplet_power", "droplet_destroy", "repo_edit",
 )
+
+
+# Kinds that change something every time they run; `changes = false` on them is a load error.
+ALWAYS_CHANGES = ("env_edit", "env_restore", "backup", "droplet_power", "droplet_destroy",
+                  "repo_edit")
+
+
+def always_changes(step: Any) -> bool:
+    return step.kind in ALWAYS_CHANGES or (step.kind == "services" and step.action != "status")
 
 
 # ---------------------------------------------------------------------------- phases and runbook
@@ -642,6 +661,11 @@ def _cross_check(book: Runbook, locator: LineLocator, path: Path) -> list[str]:
             problem(loc, "a wait step needs 'duration', 'until_utc' or 'since_step' with 'after'")
         if step.kind == "wait" and bool(step.since_step) != bool(step.after):
             problem(loc, "'since_step' and 'after' go together")
+        if step.changes is False and always_changes(step):
+            action = f" (action {step.action})" if step.kind == "services" else ""
+            problem((*loc, "changes"), f"a step of kind {step.kind}{action} always changes "
+                    "something; it cannot be marked 'changes = false' (only steps that just "
+                    "read may be, so that `cutover preflight` can run them)")
     return problems
 
 

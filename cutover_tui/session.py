@@ -32,25 +32,43 @@ def default_state_path(book: Runbook) -> Path:
     return Path(book.path).resolve().parent / "runs" / f"{book.runbook.id}.toml"
 
 
+@dataclass
+class Transports:
+    """The connections a run talks through: SSH (one pool), HTTP, and the masker for output."""
+
+    ssh: Any  # remote.ssh.SSHPool
+    web: Any  # remote.web.Web
+    masker: Masker
+
+    async def aclose(self) -> None:
+        await self.ssh.close()
+        await self.web.close()
+
+
+def open_transports(book: Runbook, operator: Operator) -> Transports:
+    """The transports for ``book``'s hosts; unknown host keys are put to ``operator``."""
+    from .remote.ssh import SSHPool, SSHTarget
+    from .remote.web import Web
+
+    targets = {
+        name: SSHTarget(name, h.address, h.port, h.user, h.ssh_key, h.known_hosts)
+        for name, h in book.hosts.items()
+    }
+    return Transports(SSHPool(targets, trust_host_key=operator.trust_host_key), Web(), Masker())
+
+
 def open_session(runbook: str | Path | Runbook, operator: Operator, *,
                  overrides: Overrides | None = None, state: str | Path | None = None,
                  clock: Clock | None = None, emit: Callable[[StepEvent], None] | None = None,
                  droplets: Callable[[], Any] | None = None,
                  workdir: Path | None = None) -> Session:
-    from .remote.ssh import SSHPool, SSHTarget
-    from .remote.web import Web
-
     book = runbook if isinstance(runbook, Runbook) else load_runbook(runbook, overrides)
     clock = clock or Clock()
     state_path = Path(state) if state else default_state_path(book)
     checklist = Checklist(state_path, clock)
-    targets = {
-        name: SSHTarget(name, h.address, h.port, h.user, h.ssh_key, h.known_hosts)
-        for name, h in book.hosts.items()
-    }
-    ssh = SSHPool(targets, trust_host_key=operator.trust_host_key)
-    masker = Masker()
-    engine = Engine(book, checklist, operator, ssh=ssh, web=Web(), clock=clock, masker=masker,
+    transports = open_transports(book, operator)
+    engine = Engine(book, checklist, operator, ssh=transports.ssh, web=transports.web,
+                    clock=clock, masker=transports.masker,
                     emit=emit, droplets=droplets, workdir=workdir,
                     event_log=state_path.with_suffix(".log"))
     hosts = {name: f"{h.user}@{h.address}:{h.port}" for name, h in book.hosts.items()}

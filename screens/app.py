@@ -65,6 +65,8 @@ n           add a note to the selected step
 b           open the rollback procedure
 f           raise a red flag (blocks the destroy until cleared by rollback or review)
 c           review the checklist (read-only timeline)
+p           preflight: every check that changes nothing, against the hosts as they are now
+            (phase 1's first row; shows the table of ok / differs now / cannot pass)
 ctrl+p      command palette: jump to any phase or step
 ?           this help
 q           quit (asks first while a step runs; the step is recorded interrupted)
@@ -154,6 +156,10 @@ class CutoverApp(App):
         self.closing = False
         self._health_web: Any = None
         self._health_pool: Any = None
+        # The preflight (cutover_tui/preflight.py), offered as the first row of phase 1.
+        self.preflight_candidates = 0
+        self.preflight_report: Any = None
+        self.preflight_running = False
 
     # ------------------------------------------------------------------ start-up
 
@@ -176,6 +182,9 @@ class CutoverApp(App):
     async def start_session(self) -> None:
         session = await self.starter(self)
         self.session = session
+        from cutover_tui.preflight import select
+
+        self.preflight_candidates = len(select(session.book)[0])
         self.health = HealthBoard(list(session.book.hosts), [e.name for e in session.book.health])
         session.engine.listeners.append(lambda event: self.post_message(EngineEvent(event)))
         step = session.engine.next_step() or session.engine.next_step(include_rollback=True)
@@ -344,6 +353,10 @@ class CutoverApp(App):
             self.notify(f"Step {self.running_step} is still running; wait for it to finish.",
                         severity="warning")
             return
+        if self.preflight_running:
+            self.notify("The preflight is still running; wait for it to finish.",
+                        severity="warning")
+            return
         if self.engine.state(step_id) == "done":
             self.notify(f"Step {step_id} is already done.", severity="information")
             return
@@ -359,6 +372,55 @@ class CutoverApp(App):
         finally:
             self.running_step = None
             self._refresh()
+
+    # ------------------------------------------------------------------ preflight
+
+    @property
+    def preflight_state(self) -> str:
+        """The glyph state of the preflight row."""
+        if self.preflight_running:
+            return "running"
+        if self.preflight_report is None:
+            return "pending"
+        return {0: "done", 1: "failed"}.get(self.preflight_report.exit_code, "interrupted")
+
+    def start_preflight(self) -> None:
+        if self.warming:
+            self.notify("The rehearsal world is still starting; try again in a moment.",
+                        severity="warning")
+            return
+        if self.running_step or self.preflight_running:
+            what = f"Step {self.running_step}" if self.running_step else "The preflight"
+            self.notify(f"{what} is still running; wait for it to finish.", severity="warning")
+            return
+        self.preflight_running = True
+        self._refresh()
+        self.run_preflight_worker()
+
+    @work(exclusive=True, group="preflight", exit_on_error=False)
+    async def run_preflight_worker(self) -> None:
+        """The preflight through the session's own transports, off the event loop's back."""
+        from cutover_tui.preflight import run_preflight
+
+        engine = self.engine
+        self.notify(f"Preflight: running {self.preflight_candidates} steps that change "
+                    "nothing …", timeout=4)
+        try:
+            report = await run_preflight(self.book, engine.ssh, engine.web,
+                                         operator=engine.operator, masker=engine.masker,
+                                         clock=engine.clock, workdir=engine.workdir)
+        finally:
+            self.preflight_running = False
+            self._refresh()
+        self.preflight_report = report
+        self._refresh()
+        self.show_preflight_table()
+
+    def show_preflight_table(self) -> None:
+        from .preflight import PreflightScreen
+
+        if self.preflight_report is not None:
+            self.push_screen(PreflightScreen(self.preflight_report))
 
     def ask_skip(self, step_id: str) -> None:
         if self.engine.state(step_id) in FINISHED or step_id == self.running_step:
@@ -425,7 +487,7 @@ class CutoverApp(App):
         screen = self.phase_screen()
         if screen is not None:
             screen.refresh_state()
-            screen.show_step(screen.selected_step_id())
+            screen.show_selected()
 
     def phase_rows(self) -> list[tuple[str, str, dict[str, int], str, str, bool]]:
         rows = []
@@ -471,7 +533,7 @@ class CutoverApp(App):
             return
         self.closing = True
         for worker in list(self.workers):
-            if worker.group in ("step", "health") and worker.is_running:
+            if worker.group in ("step", "health", "preflight") and worker.is_running:
                 worker.cancel()
                 with contextlib.suppress(Exception):
                     await worker.wait()
@@ -512,13 +574,14 @@ def run_wizard(book: Runbook, operator: str, state: str | None = None) -> int:
     return app.return_code or 0
 
 
-def run_demo_wizard(root: Path, operator: str) -> int:
+def run_demo_wizard(root: Path, operator: str, server: str = "asyncssh") -> int:
     from cutover_tui.clock import MovableClock
     from cutover_tui.runbook import load_runbook
     from cutover_tui.sandbox.demo import M11
     from cutover_tui.sandbox.world import World
 
-    world = World(root / "world", MovableClock(state_file=root / "world" / "clock.json"))
+    world = World(root / "world", MovableClock(state_file=root / "world" / "clock.json"),
+                  server=server)
 
     async def starter(app: CutoverApp) -> Session:
         world.prepare()

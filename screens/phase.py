@@ -21,6 +21,9 @@ from .widgets.phases import PhaseList, glyph
 if TYPE_CHECKING:
     from .app import CutoverApp
 
+# Phase 1 offers the preflight as its first row: not a runbook step, nothing is recorded.
+PREFLIGHT_ROW = "preflight"
+
 
 class TopBar(Static):
     DEFAULT_CSS = """
@@ -40,6 +43,7 @@ class PhaseScreen(Screen):
         Binding("b", "rollback", "Rollback"),
         Binding("f", "red_flag", "Red flag", show=False),
         Binding("c", "app.review", "Checklist"),
+        Binding("p", "preflight", "Preflight", show=False),
         Binding("question_mark", "app.help", "Help"),
         Binding("q", "app.quit", "Quit"),
     ]
@@ -48,6 +52,7 @@ class PhaseScreen(Screen):
         super().__init__()
         self.phase_id = phase_id
         self.rows_ready = False  # set by on_mount; the app waits for it (CutoverApp.phase_screen)
+        self.row_ids: list[str] = []  # the table's rows: [PREFLIGHT_ROW] + the phase's step ids
 
     @property
     def cutover(self) -> CutoverApp:
@@ -81,16 +86,25 @@ class PhaseScreen(Screen):
         table.add_column("step", key="id", width=16)
         table.add_column("kind", key="kind", width=15)
         table.add_column("title", key="title")
+        if self.offers_preflight:
+            table.add_row(glyph("pending"), PREFLIGHT_ROW, "preflight",
+                          "Before anything changes: every check that changes nothing, against "
+                          "the hosts as they are now", key=PREFLIGHT_ROW)
+            self.row_ids.append(PREFLIGHT_ROW)
         for step in self.phase.steps:
             table.add_row(glyph("pending"), step.id, step.kind, step.title, key=step.id)
+            self.row_ids.append(step.id)
         self.rows_ready = True
         self.query_one("#output", RichLog).border_title = "Output"
         self.query_one("#detail", Static).border_title = "Plan"
         self.refresh_state()
         start = self.cutover.focus_step or self.first_unfinished()
-        if start in [s.id for s in self.phase.steps]:
-            table.move_cursor(row=[s.id for s in self.phase.steps].index(start))
-        self.show_step(self.selected_step_id())
+        if self.offers_preflight and self.cutover.preflight_report is None and all(
+                self.cutover.engine.state(s.id) == "pending" for _, s in self.cutover.book.steps()):
+            start = PREFLIGHT_ROW  # a fresh run starts with the preflight
+        if start in self.row_ids:
+            table.move_cursor(row=self.row_ids.index(start))
+        self.show_selected()
 
     # ------------------------------------------------------------------ reading state
 
@@ -100,11 +114,25 @@ class PhaseScreen(Screen):
                 return step.id
         return self.phase.steps[0].id if self.phase.steps else None
 
-    def selected_step_id(self) -> str | None:
+    @property
+    def offers_preflight(self) -> bool:
+        return self.phase is self.cutover.book.phases[0] and self.cutover.preflight_candidates > 0
+
+    def selected_row(self) -> str | None:
         table = self.query_one("#steps", DataTable)
-        if not self.phase.steps or table.cursor_row < 0:
+        if not self.row_ids or table.cursor_row < 0:
             return None
-        return self.phase.steps[min(table.cursor_row, len(self.phase.steps) - 1)].id
+        return self.row_ids[min(table.cursor_row, len(self.row_ids) - 1)]
+
+    def selected_step_id(self) -> str | None:
+        row = self.selected_row()
+        return None if row == PREFLIGHT_ROW else row
+
+    def show_selected(self) -> None:
+        if self.selected_row() == PREFLIGHT_ROW:
+            self.show_preflight()
+        else:
+            self.show_step(self.selected_step_id())
 
     def refresh_state(self) -> None:
         if not self.rows_ready:  # a resize can arrive before on_mount
@@ -115,6 +143,8 @@ class PhaseScreen(Screen):
         for step in self.phase.steps:
             state = "running" if step.id == app.running_step else engine.state(step.id)
             table.update_cell(step.id, "glyph", glyph(state))
+        if self.offers_preflight:
+            table.update_cell(PREFLIGHT_ROW, "glyph", glyph(app.preflight_state))
         self.query_one("#phases", PhaseList).show(app.phase_rows(), self.phase_id,
                                                   compact=self.has_class("narrow"))
         label = "Rollback" if self.phase is app.book.rollback else f"Phase {self.phase.id}"
@@ -181,9 +211,46 @@ class PhaseScreen(Screen):
             log.write(line)
         log.border_title = f"Output of {step_id}"
 
+    def show_preflight(self) -> None:
+        """The preflight row: what it runs, and the last result."""
+        from cutover_tui.preflight import select
+
+        app = self.cutover
+        candidates, not_run = select(app.book)
+        report = app.preflight_report
+        text = Text()
+        text.append("Preflight\n", style="bold")
+        text.append("Runs every step that changes nothing — http requests, services status, and "
+                    "the ssh/local steps marked changes = false — from every phase and the "
+                    "rollback, against the hosts as they are now, and says of each: ok, differs "
+                    "now (a value the cutover is expected to change), or cannot pass (what the "
+                    "check looks for is not there at all: fix the runbook first). Nothing is "
+                    "recorded in the checklist.\n", style="italic")
+        if app.preflight_running:
+            text.append("\nRUNNING …\n", style="yellow")
+        elif report is not None:
+            style = {0: "green", 1: "bold red"}.get(report.exit_code, "magenta")
+            text.append(f"\n{report.summary()}\n", style=style)
+            text.append("Enter shows the table again; r runs it again.\n")
+        else:
+            text.append("\nr runs it; the table opens when it is done.\n")
+        text.append("\nPlan:\n", style="underline")
+        text.append(f"• {len(candidates)} step(s): "
+                    f"{', '.join(c.shown_id for c in candidates)}\n")
+        text.append(f"• not run: {len(not_run)} step(s) that change something, ask a person or "
+                    "wait\n", style="dim")
+        detail = self.query_one("#detail", Static)
+        detail.update(text)
+        detail.border_title = "Preflight"
+        log = self.query_one("#output", RichLog)
+        log.clear()
+        for row in report.rows if report else []:
+            log.write(f"{row.verdict:<12} {row.step_id:<16} {row.reason.splitlines()[0]}")
+        log.border_title = "Preflight results"
+
     def advance_from(self, step_id: str) -> None:
         """After a step ends well, select the next unfinished one of this phase."""
-        ids = [s.id for s in self.phase.steps]
+        ids = self.row_ids
         if step_id not in ids or step_id != self.selected_step_id():
             return
         for index in range(ids.index(step_id) + 1, len(ids)):
@@ -203,14 +270,28 @@ class PhaseScreen(Screen):
             self.refresh_state()
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        self.show_step(self.selected_step_id())
+        self.show_selected()
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        if event.row_key.value == PREFLIGHT_ROW:
+            self.action_preflight()
 
     # ------------------------------------------------------------------ actions (delegated)
 
     def action_run(self) -> None:
+        if self.selected_row() == PREFLIGHT_ROW:
+            self.cutover.start_preflight()
+            return
         step_id = self.selected_step_id()
         if step_id:
             self.cutover.start_step(step_id)
+
+    def action_preflight(self) -> None:
+        """Show the last preflight's table, or run it when there is none yet."""
+        if self.cutover.preflight_report is not None and not self.cutover.preflight_running:
+            self.cutover.show_preflight_table()
+        else:
+            self.cutover.start_preflight()
 
     def action_retry(self) -> None:
         step_id = self.selected_step_id()

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 os.environ["CUTOVER_LOOPBACK_ONLY"] = "1"
+os.environ.setdefault("CUTOVER_SSH_CONFIG", "none")  # the developer's ~/.ssh/config plays no part
 os.environ.pop("CUTOVER_SCRATCH_DATABASE_URL", None)
 
 ROOT = Path(__file__).resolve().parents[1]

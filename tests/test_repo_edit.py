@@ -80,3 +80,51 @@ async def test_a_dirty_tree_is_named_first_and_declining_touches_nothing(tmp_pat
     assert not verdict.ok and "uncommitted changes" in verdict.summary
     assert (repo / "scripts" / "deploy.sh").read_text() == "PROD_HOST=10.9.9.1\n# local edit\n"
     assert (repo / "app" / "config.py").read_text() == 'origins = ["http://10.9.9.1:3000"]\n'
+
+
+def push_book(tmp_path, repo):
+    from cutover_tui.runbook import Overrides
+
+    path = tmp_path / "push.toml"
+    path.write_text(BOOK + "push = true\n")
+    return load_runbook(path, Overrides(variables={"repo": str(repo)}))
+
+
+async def test_a_rejected_push_names_gits_error_lines_not_its_advice(tmp_path):
+    repo = make_repo(tmp_path)
+    origin = tmp_path / "origin.git"
+    subprocess.run(["git", "init", "-q", "--bare", str(origin)], check=True)
+    git(repo, "remote", "add", "origin", str(origin))
+    git(repo, "push", "-q", "-u", "origin", "main")
+    hook = origin / "hooks" / "pre-receive"  # from now on the remote refuses every push
+    hook.write_text("#!/bin/sh\necho 'error: pushes to main are frozen during the cutover' >&2\n"
+                    "exit 1\n")
+    hook.chmod(0o755)
+    session = open_session(push_book(tmp_path, repo), RecordingOperator(),
+                           state=tmp_path / "run.toml", workdir=tmp_path)
+    verdict = await session.engine.run_step("3.3")
+    assert not verdict.ok
+    assert verdict.summary.startswith(
+        "git push failed: remote: error: pushes to main are frozen during the cutover")
+    assert "error: failed to push some refs" in verdict.summary
+    assert session.checklist.step("3.3")["summary"] == verdict.summary
+    await session.aclose()
+
+
+async def test_a_push_with_nowhere_to_go_names_gits_fatal_line(tmp_path):
+    # The case: git ends its output with advice ("    git push <name>").
+    repo = make_repo(tmp_path)
+    session = open_session(push_book(tmp_path, repo), RecordingOperator(),
+                           state=tmp_path / "run.toml", workdir=tmp_path)
+    verdict = await session.engine.run_step("3.3")
+    assert not verdict.ok
+    assert verdict.summary == "git push failed: fatal: No configured push destination."
+    await session.aclose()
+
+
+def test_the_m11_commit_message_names_the_new_ip_it_was_given(m11_path):
+    from cutover_tui.runbook import Overrides
+
+    book = load_runbook(m11_path, Overrides.from_cli([], ["new_public_ip=203.0.113.7"]))
+    assert book.step("3.3").commit_message == \
+        "chore: update production IP to 203.0.113.7 for M11 cutover"

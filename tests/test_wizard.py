@@ -45,7 +45,10 @@ async def test_drive_phase_one_by_keys_then_skip_with_a_reason_and_quit(world, t
         screen = await ready(pilot)
         assert screen.phase_id == "1"
         table = screen.query_one("#steps", DataTable)
-        assert table.row_count == 6
+        # The preflight row comes first (tests/test_preflight.py runs it), then the 6 steps.
+        assert table.row_count == 7
+        assert screen.selected_row() == "preflight"
+        await pilot.press("down")
         phase = app.book.phases[0]
         for step in phase.steps:
             assert screen.selected_step_id() == step.id
@@ -127,9 +130,13 @@ command = "echo begun; sleep 60"
         await pilot.pause()
         assert "is running. Stop it and quit?" in app.screen.question
         await pilot.press("y")
-        await app.workers.wait_for_complete()
+        # The shutdown cancels the step's worker (and stops its command on the host) first.
+        await app.workers.wait_for_complete(
+            [w for w in app.workers if w.group == "shutdown"])
     assert app.return_code == 0
     assert app.session.checklist.step("1.1")["state"] == "interrupted"
+    # Quitting stopped the command on the host too: OpenSSH would have left `sleep 60` running.
+    assert await world.wait_no_leftovers() == {}
 
 
 async def test_env_diff_screen_masks_the_database_password_and_applies(world, tmp_path):

@@ -3,7 +3,11 @@
 
 Host keys are checked against known_hosts. An unknown key is shown to the operator by its
 fingerprint and added only if they accept it; a key that differs from a known one is refused.
-``~/.ssh/config`` and the agent are used the way asyncssh does by default.
+The OpenSSH client config (``~/.ssh/config``, or ``$CUTOVER_SSH_CONFIG``) applies as ``ssh``
+applies it — ``Hostname``, ``ProxyJump``, ``UserKnownHostsFile``, ``IdentityFile`` — except that
+a runbook's host address, port, user, key and known_hosts file win (see ``sshconfig.py``).
+Under the loopback-only switch every address of a route, jump hosts included, is checked
+before anything is sent to it.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import shlex
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -19,14 +24,14 @@ from typing import Any
 
 import asyncssh
 
-from ..errors import HostKeyError, SSHError
-from ..netguard import ensure_allowed
+from ..errors import HostKeyError, NetworkPolicyError, SSHError
+from ..netguard import ENV_SWITCH, ensure_allowed, loopback_only
+from .sshconfig import Endpoint, config_paths, route
 
 MAX_CHANNELS = 10
 # AES-GCM first: with AES-NI it is about twice as fast as chacha20 here (bench/transfer.py).
 PREFERRED_CIPHERS = ["aes128-gcm@openssh.com", "aes256-gcm@openssh.com",
                      "chacha20-poly1305@openssh.com", "aes128-ctr", "aes256-ctr"]
-DEFAULT_KNOWN_HOSTS = "~/.ssh/known_hosts"
 
 
 @dataclass(frozen=True)
@@ -42,9 +47,28 @@ class SSHTarget:
     def label(self) -> str:
         return f"{self.name} ({self.user}@{self.address}:{self.port})"
 
-    @property
-    def known_hosts_path(self) -> Path:
-        return Path(os.path.expanduser(self.known_hosts or DEFAULT_KNOWN_HOSTS))
+
+# How a command runs on the host. The login shell prints its own PID (the command's process
+# group: sshd starts each session in a new session), then becomes `timeout`, which runs the
+# command in `bash -c` and kills the whole group if we vanish without stopping it ourselves.
+GROUP_MARK = "cutover-process-group="
+STOP_GRACE_SECONDS = 2
+REMOTE_DEADLINE_MARGIN = 10
+
+
+def remote_command(command: str, limit: float) -> str:
+    deadline = int(limit) + REMOTE_DEADLINE_MARGIN
+    quoted = shlex.quote(command)
+    return (f"echo {GROUP_MARK}$$; if command -v timeout >/dev/null 2>&1; then "
+            f"exec timeout -k {STOP_GRACE_SECONDS} {deadline} bash -c {quoted}; "
+            f"else exec bash -c {quoted}; fi")
+
+
+def kill_group_command(group: int) -> str:
+    polls = int(STOP_GRACE_SECONDS / 0.1)
+    return (f"kill -TERM -- -{group} 2>/dev/null || exit 0; i=0; "
+            f"while [ $i -lt {polls} ]; do kill -0 -- -{group} 2>/dev/null || exit 0; "
+            f"sleep 0.1; i=$((i+1)); done; kill -KILL -- -{group} 2>/dev/null; exit 0")
 
 
 @dataclass
@@ -58,11 +82,14 @@ class RunResult:
 class SSHPool:
     def __init__(self, targets: dict[str, SSHTarget],
                  trust_host_key: Callable[[str, str], Any] | None = None,
-                 connect_timeout: float = 15.0, ciphers: list[str] | None = None):
+                 connect_timeout: float = 15.0, ciphers: list[str] | None = None,
+                 ssh_config: str | Path | None = None):
         self.targets = targets
         self.ciphers = ciphers or PREFERRED_CIPHERS
         self.trust_host_key = trust_host_key
         self.connect_timeout = connect_timeout
+        self.ssh_config = ssh_config  # None: $CUTOVER_SSH_CONFIG, else ~/.ssh/config
+        self._accepted: list[str] = []  # keys accepted this session (kept if no file takes them)
         self._connections: dict[str, asyncssh.SSHClientConnection] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._channels: dict[str, asyncio.Semaphore] = {}
@@ -91,80 +118,121 @@ class SSHPool:
             conn.abort()
 
     async def _connect(self, target: SSHTarget) -> asyncssh.SSHClientConnection:
-        ensure_allowed(target.address, f"SSH to host {target.name}")
-        known = self._known_hosts(target)
+        """Connect as ``ssh`` would with the client config: through its ProxyJump hosts, each
+        checked against its known_hosts files. Every address of the route passes the
+        loopback-only check before the first hop is contacted."""
+        what = f"SSH to host {target.name}"
+        ensure_allowed(target.address, what)
+        paths = config_paths(self.ssh_config)
+        hops = route(target.address, target.port, target.user, paths, target.known_hosts)
+        for hop in hops:
+            ensure_allowed(hop.hostname, what if hop is hops[-1] else
+                           f"{what} (through ProxyJump {hop.host})")
+        if hops[0].proxy_command and loopback_only():
+            raise NetworkPolicyError(
+                f"refusing {what} through ProxyCommand {hops[0].proxy_command!r}: {ENV_SWITCH} "
+                "is set and where a ProxyCommand connects cannot be checked")
+        via: asyncssh.SSHClientConnection | None = None
+        try:
+            for hop in hops[:-1]:
+                via = await self._connect_endpoint(
+                    hop, via, paths, f"jump host {hop.host} ({hop.label}) for {target.name}")
+            return await self._connect_endpoint(hops[-1], via, paths, target.label,
+                                                target.ssh_key)
+        except BaseException:
+            if via is not None:
+                via.close()
+            raise
+
+    async def _connect_endpoint(self, end: Endpoint, via: asyncssh.SSHClientConnection | None,
+                                paths: list[Path], label: str,
+                                ssh_key: str | None = None) -> asyncssh.SSHClientConnection:
         options: dict[str, Any] = dict(
-            host=target.address, port=target.port, username=target.user,
-            known_hosts=known, connect_timeout=self.connect_timeout,
+            host=end.host, port=end.port, known_hosts=self._known_hosts(end), config=paths,
+            connect_timeout=self.connect_timeout, encryption_algs=self.ciphers,
+            # Given explicitly, so asyncssh does not follow the config's ProxyJump itself.
+            tunnel=_CheckedTunnel(via, label) if loopback_only() else via,
         )
-        options["encryption_algs"] = self.ciphers
-        if target.ssh_key:
-            options["client_keys"] = [os.path.expanduser(target.ssh_key)]
+        if end.user:
+            options["username"] = end.user
+        if ssh_key:
+            options["client_keys"] = [os.path.expanduser(ssh_key)]
             options["agent_path"] = None
         try:
-            return await asyncssh.connect(**options)
+            conn = await asyncssh.connect(**options)
         except asyncssh.HostKeyNotVerifiable:
-            await self._handle_unverified_key(target)
-            options["known_hosts"] = self._known_hosts(target)
-            return await self._connect_or_explain(target, options)
+            await self._handle_unverified_key(end, label, options)
+            options["known_hosts"] = self._known_hosts(end)
+            conn = await self._connect_or_explain(label, options)
         except (TimeoutError, OSError, asyncssh.Error) as exc:
-            raise SSHError(self._explain(target, exc)) from None
+            raise SSHError(self._explain(label, exc)) from None
+        if via is not None:
+            conn.set_tunnel(via)  # closing this connection closes the jump hosts under it
+        return conn
 
-    async def _connect_or_explain(self, target: SSHTarget,
+    async def _connect_or_explain(self, label: str,
                                   options: dict[str, Any]) -> asyncssh.SSHClientConnection:
         try:
             return await asyncssh.connect(**options)
         except (TimeoutError, OSError, asyncssh.Error) as exc:
-            raise SSHError(self._explain(target, exc)) from None
+            raise SSHError(self._explain(label, exc)) from None
 
     @staticmethod
-    def _explain(target: SSHTarget, exc: BaseException) -> str:
+    def _explain(label: str, exc: BaseException) -> str:
         if isinstance(exc, asyncssh.PermissionDenied):
-            return f"SSH to {target.label}: authentication failed (check the key / agent)"
+            return f"SSH to {label}: authentication failed (check the key / agent)"
         if isinstance(exc, ConnectionRefusedError):
-            return f"SSH to {target.label}: connection refused (is the host up and sshd running?)"
+            return f"SSH to {label}: connection refused (is the host up and sshd running?)"
         if isinstance(exc, asyncio.TimeoutError | TimeoutError):
-            return f"SSH to {target.label}: no answer within the connect timeout"
+            return f"SSH to {label}: no answer within the connect timeout"
         detail = getattr(exc, "reason", None) or getattr(exc, "strerror", None) or str(exc)
-        return f"SSH to {target.label} failed: {detail or type(exc).__name__}"
+        return f"SSH to {label} failed: {detail or type(exc).__name__}"
 
-    @staticmethod
-    def _known_hosts(target: SSHTarget) -> asyncssh.SSHKnownHosts:
-        path = target.known_hosts_path
-        text = path.read_text() if path.exists() else ""
-        return asyncssh.import_known_hosts(text)
+    def _known_hosts(self, end: Endpoint) -> asyncssh.SSHKnownHosts:
+        texts = []
+        for path in end.known_hosts:
+            try:
+                texts.append(path.read_text())
+            except FileNotFoundError:
+                continue
+            except OSError as exc:
+                raise SSHError(f"cannot read the known_hosts file {path}: {exc.strerror}") from None
+        return asyncssh.import_known_hosts("\n".join(texts + self._accepted))
 
-    async def _handle_unverified_key(self, target: SSHTarget) -> None:
-        known = self._known_hosts(target)
-        matches = known.match(target.address, target.address, target.port)
+    async def _handle_unverified_key(self, end: Endpoint, label: str,
+                                     options: dict[str, Any]) -> None:
+        files = ", ".join(str(p) for p in end.known_hosts) or "no known_hosts file"
+        matches = self._known_hosts(end).match(end.key_name, end.key_name, end.port)
         if matches[0] or matches[1]:
             raise HostKeyError(
-                f"the host key of {target.label} has CHANGED since it was recorded in "
-                f"{target.known_hosts_path}; refusing to connect (someone may be intercepting "
-                "the connection, or the host was rebuilt: verify, then fix known_hosts by hand)"
+                f"the host key of {label} has CHANGED since it was recorded in {files}; "
+                "refusing to connect (someone may be intercepting the connection, or the host "
+                "was rebuilt: verify, then fix known_hosts by hand)"
             )
         try:
-            key = await asyncio.wait_for(
-                asyncssh.get_server_host_key(target.address, target.port), self.connect_timeout)
+            key = await asyncio.wait_for(asyncssh.get_server_host_key(
+                end.host, end.port, tunnel=options["tunnel"], config=options["config"]),
+                self.connect_timeout)
         except (TimeoutError, OSError, asyncssh.Error) as exc:
-            raise SSHError(self._explain(target, exc)) from None
+            raise SSHError(self._explain(label, exc)) from None
         if key is None:
-            raise SSHError(f"SSH to {target.label}: the server sent no host key")
+            raise SSHError(f"SSH to {label}: the server sent no host key")
         fingerprint = key.get_fingerprint("sha256")
         trusted = False
         if self.trust_host_key is not None:
-            trusted = await self.trust_host_key(target.label, fingerprint)
+            trusted = await self.trust_host_key(label, fingerprint)
         if not trusted:
             raise HostKeyError(
-                f"the host key of {target.label} ({fingerprint}) is not in "
-                f"{target.known_hosts_path} and was not accepted"
+                f"the host key of {label} ({fingerprint}) is not in {files} and was not accepted"
             )
-        entry = target.address if target.port == 22 else f"[{target.address}]:{target.port}"
+        entry = end.key_name if end.port == 22 else f"[{end.key_name}]:{end.port}"
         algorithm, blob = key.export_public_key("openssh").decode().split()[:2]
         line = f"{entry} {algorithm} {blob}\n"
-        target.known_hosts_path.parent.mkdir(parents=True, exist_ok=True)
-        with target.known_hosts_path.open("a") as handle:
-            handle.write(line)
+        self._accepted.append(line)
+        if end.known_hosts:  # as ssh does: a new key goes to the first UserKnownHostsFile
+            end.known_hosts[0].parent.mkdir(parents=True, exist_ok=True)
+            with end.known_hosts[0].open("a") as handle:
+                handle.write(line)
 
     @contextlib.asynccontextmanager
     async def channel(self, name: str) -> AsyncIterator[asyncssh.SSHClientConnection]:
@@ -178,23 +246,30 @@ class SSHPool:
         """Run ``command`` with stderr merged into stdout, streaming lines to ``on_line``.
 
         With ``follow_seconds`` the command (``journalctl -f``) is watched that long and then
-        closed; that is not a failure."""
+        stopped; that is not a failure. A command we stop watching (followed, timed out or
+        cancelled) is killed on the host: OpenSSH does not kill a command when its channel
+        closes, and refuses the SSH "signal" request for root logins."""
         started = time.monotonic()
         lines: list[str] = []
+        limit = follow_seconds if follow_seconds is not None else timeout
+        group: list[int] = []
         try:
             async with self.channel(name) as conn:
-                process = await self._open_process(conn, command)
+                process = await self._open_process(conn, remote_command(command, limit))
                 if stdin is not None:
                     process.stdin.write(stdin)
                 process.stdin.write_eof()
-                limit = follow_seconds if follow_seconds is not None else timeout
-                timed_out = False
+                timed_out = stopped = False
 
                 async def pump() -> None:
                     async for raw in process.stdout:
                         if not raw:
                             continue  # asyncssh yields "" at EOF
                         line = raw.rstrip("\n")
+                        if not group and line.startswith(GROUP_MARK):
+                            with contextlib.suppress(ValueError):
+                                group.append(int(line.removeprefix(GROUP_MARK)))
+                                continue
                         lines.append(line)
                         if on_line is not None:
                             on_line(line)
@@ -204,16 +279,31 @@ class SSHPool:
                     await asyncio.wait_for(process.wait_closed(), 5)
                 except TimeoutError:
                     timed_out = follow_seconds is None
+                    stopped = True
                     process.close()
-                    with contextlib.suppress(Exception):
-                        await asyncio.wait_for(process.wait_closed(), 2)
-                status = None if timed_out or follow_seconds is not None else \
-                    process.returncode
-                return RunResult(status, "\n".join(lines), time.monotonic() - started, timed_out)
+                status = None if stopped else process.returncode
+            if stopped:
+                await self._stop_remote(name, group)
+            return RunResult(status, "\n".join(lines), time.monotonic() - started, timed_out)
+        except asyncio.CancelledError:
+            # The operator quit or the step was cancelled: the command must not outlive us.
+            with contextlib.suppress(BaseException):
+                await asyncio.shield(asyncio.wait_for(self._stop_remote(name, group), 5))
+            raise
         except (OSError, asyncssh.Error) as exc:
             await self.drop(name)
             raise SSHError(f"{self.target(name).label}: the connection failed while running "
                            f"a command: {getattr(exc, 'reason', None) or exc}") from None
+
+    async def _stop_remote(self, name: str, group: list[int]) -> None:
+        """Kill a command's process group on the host (TERM, then KILL after a grace period)."""
+        if not group or group[0] <= 1:
+            return
+        with contextlib.suppress(OSError, asyncssh.Error, SSHError, TimeoutError):
+            async with self.channel(name) as conn:
+                process = await self._open_process(conn, kill_group_command(group[0]))
+                process.stdin.write_eof()
+                await asyncio.wait_for(process.wait_closed(), STOP_GRACE_SECONDS + 5)
 
     @staticmethod
     async def _open_process(conn: asyncssh.SSHClientConnection,
@@ -249,3 +339,24 @@ class SSHPool:
         for conn in connections.values():
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(conn.wait_closed(), 2)
+
+
+class _CheckedTunnel:
+    """What asyncssh connects through under the loopback-only switch: the check on the address
+    it really dials (after the config's ``Hostname``, canonicalisation, ...), then the TCP
+    connection — directly, or through the previous jump host."""
+
+    def __init__(self, via: asyncssh.SSHClientConnection | None, label: str):
+        self.via = via
+        self.label = label
+
+    async def create_connection(self, session_factory: Any, remote_host: str,
+                                remote_port: int) -> Any:
+        ensure_allowed(remote_host, f"SSH to {self.label}")
+        if self.via is not None:
+            return await self.via.create_connection(session_factory, remote_host, remote_port)
+        return await asyncio.get_running_loop().create_connection(
+            session_factory, remote_host, remote_port)
+
+    def close(self) -> None:
+        pass

@@ -95,43 +95,77 @@ ssh root@{OLD_IP} 'cd /root/air-demand && uv run python scripts/check_health.py'
 - M10: dashboard Playwright tests — done
 - M11: production cutover — in progress (production is {OLD_IP})
 ''',
-    "scripts/check_health.py": '''"""Scheduler and database health, as the operator checks it each day."""
+    "scripts/check_health.py": '''"""Air Demand health check: the API, the database and the scheduler, in one report.
+Exits 0 when everything is operational, 1 otherwise (cron and the operator read the status)."""
 
 import json
 import os
 import sqlite3
 import sys
+import time
+import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 
 host = Path(os.environ["SANDBOX_HOST_DIR"])
 world = Path(os.environ["SANDBOX_WORLD_DIR"])
-problems = 0
+api = f"http://{os.environ.get('SANDBOX_ADDRESS', 'localhost')}:{os.environ.get('SANDBOX_API_PORT', '8123')}"
 
-pidfile = host / "state" / "services" / "air-demand-scheduler.pid"
+
+def now() -> float:
+    try:
+        return time.time() + json.loads((world / "clock.json").read_text())["offset"]
+    except (OSError, ValueError, KeyError):
+        return time.time()
+
+
+def when(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+problems = []
+print(f"Air Demand health check, {when(now())}")
+
+print("  API ........ ", end="")
 try:
-    pid = int(pidfile.read_text().split()[0])
-    os.kill(pid, 0)
-    state = json.loads((host / "state" / "scheduler.json").read_text())
-    print(f"scheduler: ok (pid {pid}, {state.get('scrapes', 0)} scrapes since it started)")
-    if state.get("last_scrape_at"):
-        at = datetime.fromtimestamp(state["last_scrape_at"], UTC).strftime("%Y-%m-%d %H:%M UTC")
-        print(f"last scrape: {'ok' if state['last_scrape_status'] == 'completed' else 'FAILED'} at {at}")
-    else:
-        print("last scrape: none since the scheduler started")
-except (OSError, ValueError, ProcessLookupError):
-    print("ALERT: scheduler is not running")
-    problems += 1
+    with urllib.request.urlopen(api + "/health", timeout=5) as response:
+        body = json.load(response)
+    print(f"{body.get('status')} ({body.get('environment')}, v{body.get('version')})")
+except (OSError, ValueError) as exc:
+    print(f"unreachable ({exc})")
+    problems.append("API unreachable")
 
+print("  Database ... ", end="")
 try:
     with sqlite3.connect(world / "db" / "production.sqlite3") as db:
         roles = db.execute("SELECT COUNT(*) FROM roles").fetchone()[0]
-    print(f"database: ok ({roles} roles)")
+    print(f"connected, {roles} roles")
 except sqlite3.Error as exc:
-    print(f"ALERT: database: {exc}")
-    problems += 1
+    print(f"error: {exc}")
+    problems.append("database error")
 
-sys.exit(1 if problems else 0)
+print("  Scheduler .. ", end="")
+try:
+    pid = int((host / "state" / "services" / "air-demand-scheduler.pid").read_text().split()[0])
+    os.kill(pid, 0)
+    state = json.loads((host / "state" / "scheduler.json").read_text())
+except (OSError, ValueError, IndexError):
+    print("not running")
+    problems.append("scheduler not running")
+else:
+    if not state.get("last_scrape_at"):
+        print(f"running (pid {pid}), no scrape since it started at {when(state['started_at'])}")
+    elif state.get("last_scrape_status") != "success":
+        print(f"running (pid {pid}), last scrape at {when(state['last_scrape_at'])} FAILED")
+        problems.append("last scrape failed")
+    else:
+        print(f"running (pid {pid}), last scrape at {when(state['last_scrape_at'])}: "
+              f"{state.get('last_new_roles', 0)} new roles, {state['scrapes']} scrape(s) since start")
+
+if problems:
+    print(f"\\u274c {len(problems)} problem(s): {', '.join(problems)}")
+    sys.exit(1)
+print("\\u2705 All systems operational")
 ''',
     "scripts/monitor_health.sh": '''#!/bin/bash
 # Run by cron every 5 minutes: append the API's health to the health log.

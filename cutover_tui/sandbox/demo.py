@@ -3,7 +3,8 @@ overrides — in the wizard, or headless with a built-in script of answers.
 
 The headless order is phases 1–6, then the rollback drill (R1–R5, which ends with the old
 droplet paused again), then the monitoring week (moved through by the movable clock) and the
-destroy. It exits 0 only if every step of the checklist ended done.
+destroy. It exits 0 only if every step of the checklist ended done (or, with ``--skip``,
+skipped with the reason given).
 """
 
 from __future__ import annotations
@@ -29,7 +30,12 @@ DEMO_ANSWERS = Answers(
     text={
         "4.1": "Announced in #air-demand-ops: 161.35.135.71 is production (rehearsal)",
         "5.3": "Details recorded by 5.2; delete after one week",
+        "4.3-scrape": "Rehearsal: the scheduler's log shows the scheduled scrape run",
+        **{f"7.1-digest.d{day}": f"Rehearsal day {day}: no inbox here; the scheduler's log "
+                                 "shows the digest job" for day in range(1, 8)},
         "7.2": "No red flag this week (rehearsal)",
+        "7.3-scrapes": "Rehearsal: the week's scrapes are in the scheduler's log",
+        "7.3-digests": "Rehearsal: no inbox here; the week's digest jobs are in the scheduler's log",
         "R4": "Rehearsal drill: no real fault; database reachable, logs clean",
         "8.4": "IMPLEMENTATION_PLAN.md: M11 marked complete (rehearsal)",
     },
@@ -37,7 +43,8 @@ DEMO_ANSWERS = Answers(
 )
 
 
-def run_demo(headless: bool, keep: Path | None, operator: str, verbose: bool = False) -> int:
+def run_demo(headless: bool, keep: Path | None, operator: str, verbose: bool = False,
+             skips: dict[str, str] | None = None, server: str = "asyncssh") -> int:
     # The rehearsal only ever talks to loopback; make the transports enforce it.
     os.environ[ENV_SWITCH] = "1"
     root = Path(keep).resolve() if keep else Path(tempfile.mkdtemp(prefix="cutover-demo-"))
@@ -45,10 +52,11 @@ def run_demo(headless: bool, keep: Path | None, operator: str, verbose: bool = F
         root.mkdir(parents=True, exist_ok=True)
     try:
         if headless:
-            return asyncio.run(demo_headless(root, operator, verbose))
+            return asyncio.run(demo_headless(root, operator, verbose, skips=skips,
+                                             server=server))
         from screens.app import run_demo_wizard
 
-        return run_demo_wizard(root, operator)
+        return run_demo_wizard(root, operator, server=server)
     except KeyboardInterrupt:
         print("\ninterrupted: the rehearsal world was stopped")
         return 130
@@ -68,18 +76,22 @@ def demo_order(book) -> list[str]:
 
 
 async def demo_headless(root: Path, operator_name: str, verbose: bool = False,
-                        out=print) -> int:
-    from ..runner import printer, run_steps, summary
+                        out=print, skips: dict[str, str] | None = None,
+                        server: str = "asyncssh") -> int:
+    """``skips`` (step id → reason): skipped with the reason recorded, as ``--skip`` does."""
+    from ..runner import format_counts, printer, run_steps, summary
     from ..session import open_session
     from .world import World
 
     started = time.monotonic()
-    world = World(root / "world", MovableClock(state_file=root / "world" / "clock.json"))
+    world = World(root / "world", MovableClock(state_file=root / "world" / "clock.json"),
+                  server=server)
     out(f"starting the rehearsal world in {root} ...")
     try:
         await world.start()
         for name, host in world.hosts.items():
-            out(f"  host {name}: root@{host.address}:{host.port} (services on :"
+            out(f"  host {name}: root@{host.address}:{host.port}, served by {server} "
+                f"(services on :"
                 f"{host.env.api_port} and :{host.env.dashboard_port})")
         out(f"  DigitalOcean API stand-in: {world.api.url}")
         book = load_runbook(M11, world.overrides())
@@ -89,18 +101,74 @@ async def demo_headless(root: Path, operator_name: str, verbose: bool = False,
                                emit=printer(out, verbose), droplets=world.droplet_api,
                                workdir=root)
         try:
-            ok = await run_steps(session, demo_order(book), out)
+            ok = await run_steps(session, demo_order(book), out, skips)
         finally:
             await session.aclose()
         counts, unfinished = summary(session)
         out("")
-        out(f"summary: {', '.join(f'{n} {s}' for s, n in sorted(counts.items()))} "
+        out(f"summary: {format_counts(counts)} "
             f"of {len(book.steps())} steps in {time.monotonic() - started:.1f}s "
             f"(rehearsal clock moved {world.clock.offset / 86400:.1f} days)")
         out(f"checklist: {session.checklist.path}")
         if unfinished:
             out(f"not done: {', '.join(unfinished[:10])}")
-        return 0 if ok and not unfinished else 1
+        leftovers = await world.wait_no_leftovers()
+        for name, lines in leftovers.items():
+            out(f"left running on host {name} (not a service, not sshd):")
+            for line in lines:
+                out(f"  {line}")
+        if not leftovers:
+            out("left running on the hosts: nothing but the app's services"
+                + (" and sshd" if server == "sshd" else ""))
+        return 0 if ok and not unfinished and not leftovers else 1
     finally:
         with contextlib.suppress(Exception):
             await world.stop()
+
+
+# ---------------------------------------------------------------------------- preflight
+
+
+async def preflight_world(world, runbook: Path = M11, **kwargs):
+    """``cutover preflight`` of ``runbook`` against a running rehearsal world, as it is now
+    (before the cutover, when the world is fresh); returns the ``PreflightReport``."""
+    from ..preflight import preflight
+
+    operator = HeadlessOperator("preflight", answers=DEMO_ANSWERS, say=lambda _text: None)
+    book = load_runbook(runbook, world.overrides())
+    return await preflight(book, operator, clock=world.clock, workdir=world.root, **kwargs)
+
+
+def run_demo_preflight(runbook: Path = M11, keep: Path | None = None, verbose: bool = False,
+                       out=print, server: str = "asyncssh") -> int:
+    """``cutover demo --preflight``: bring up a fresh rehearsal world, preflight ``runbook``
+    against it, print the table; the exit status is the preflight's."""
+    os.environ[ENV_SWITCH] = "1"
+    root = Path(keep).resolve() if keep else Path(tempfile.mkdtemp(prefix="cutover-demo-"))
+    root.mkdir(parents=True, exist_ok=True)
+
+    async def main() -> int:
+        from ..preflight import print_report
+        from .world import World
+
+        world = World(root / "world", MovableClock(state_file=root / "world" / "clock.json"),
+                      server=server)
+        out(f"starting the rehearsal world in {root} ...")
+        try:
+            await world.start()
+            world.trust_host_keys()
+            report = await preflight_world(world, runbook)
+        finally:
+            with contextlib.suppress(Exception):
+                await world.stop()
+        print_report(report, verbose)
+        return report.exit_code
+
+    try:
+        return asyncio.run(main())
+    except KeyboardInterrupt:
+        out("\ninterrupted: the rehearsal world was stopped")
+        return 130
+    finally:
+        if keep is None:
+            shutil.rmtree(root, ignore_errors=True)

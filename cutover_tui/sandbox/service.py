@@ -4,8 +4,9 @@
 
 ``air-demand-api`` serves the health and data endpoints on the host's address and reads the
 host's ``.env`` when it starts; ``air-demand-dashboard`` serves a page with "Paraform Roles";
-``air-demand-scheduler`` logs a scrape at each scheduled hour and a digest each day, following
-the world's movable clock. Each logs to the host's journal.
+``air-demand-scheduler`` runs a scrape at each scheduled hour and a digest each day, following
+the world's movable clock. Each logs to the host's journal in the format of what the real app
+runs on (uvicorn's access log, APScheduler's job log), not in any format a runbook looks for.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import sys
 import threading
 import time
 from datetime import UTC, datetime, timedelta
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -49,8 +51,9 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
-        self.env.log(self.unit, f'INFO:     {self.client_address[0]} - "{self.command} '
-                                f'{self.path} HTTP/1.1" {status}')
+        client = f"{self.client_address[0]}:{self.client_address[1]}"
+        self.env.log(self.unit, f'INFO:     {client} - "{self.command} {self.path} HTTP/1.1" '
+                                f"{status} {HTTPStatus(status).phrase}")
 
     def do_GET(self) -> None:
         parts = urlsplit(self.path)
@@ -99,8 +102,10 @@ def api_routes(env: HostEnv) -> dict:
         return 200, {"status": "ready", "checks": {"database": "ok", "config": "ok"}}
 
     def errors(_q: dict) -> tuple[int, dict]:
-        return 200, {"total_errors": 0, "errors_last_hour": 0, "recent": [],
-                     "window_hours": 24}
+        # The seed reads `total_errors` (8.1); the rest is what such an endpoint plausibly adds.
+        since = datetime.fromtimestamp(started, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return 200, {"total_errors": 0, "errors_by_type": {}, "recent_errors": [],
+                     "since": since}
 
     def roles(q: dict) -> tuple[int, dict]:
         size = max(1, min(100, int((q.get("page_size") or ["20"])[0])))
@@ -138,11 +143,17 @@ def serve(env: HostEnv, unit: str, port: int, routes: dict) -> None:
     ThreadingHTTPServer.allow_reuse_address = True
     server = ThreadingHTTPServer((env.address, port), handler)
     server.daemon_threads = True
+    env.log(unit, f"INFO:     Started server process [{os.getpid()}]")
+    env.log(unit, "INFO:     Waiting for application startup.")
+    env.log(unit, "INFO:     Application startup complete.")
     env.log(unit, f"INFO:     Uvicorn running on http://{env.address}:{port} "
                   "(Press CTRL+C to quit)")
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
     server.serve_forever(poll_interval=0.1)
     env.log(unit, "INFO:     Shutting down")
+    env.log(unit, "INFO:     Waiting for application shutdown.")
+    env.log(unit, "INFO:     Application shutdown complete.")
+    env.log(unit, f"INFO:     Finished server process [{os.getpid()}]")
 
 
 def scheduled_between(start: float, end: float, hours: list[int]) -> list[float]:
@@ -158,6 +169,13 @@ def scheduled_between(start: float, end: float, hours: list[int]) -> list[float]
     return out
 
 
+def _job(name: str, hours: list[int], at: float) -> str:
+    """An APScheduler job as its log lines show it: name, cron trigger, next run time."""
+    following = scheduled_between(at, at + 2 * 86400, hours)[0]
+    return (f"{name} (trigger: cron[hour='{','.join(map(str, sorted(hours)))}', minute='0'], "
+            f"next run at: {datetime.fromtimestamp(following, UTC):%Y-%m-%d %H:%M:%S UTC})")
+
+
 def scheduler(env: HostEnv, unit: str) -> None:
     settings = env.read_env_file()
     scrape_hours = [int(h) for h in settings.get("SCRAPE_HOURS", "3,15").split(",") if h.strip()]
@@ -166,32 +184,43 @@ def scheduler(env: HostEnv, unit: str) -> None:
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     last = env.now()
-    env.log(unit, f"INFO scheduler started: scrapes at {scrape_hours} UTC, digest at "
-                  f"{digest_hour}:00 UTC to {recipient}")
+    for job in ("scrape_paraform", "send_daily_digest"):
+        env.log(unit, f'INFO:apscheduler.scheduler:Added job "{job}" to job store "default"')
+    env.log(unit, "INFO:apscheduler.scheduler:Scheduler started")
+    # What the app's scripts/check_health.py reads: the scheduler's pid and its last scrape.
     state = {"pid": os.getpid(), "started_at": last, "scrapes": 0, "last_scrape_at": None,
-             "last_scrape_status": None}
+             "last_scrape_status": None, "last_new_roles": None}
     env.scheduler_state.write_text(json.dumps(state))
+    executor = "INFO:apscheduler.executors.default"
     while not stopping.wait(0.05):
         now = env.now()
         events = [(t, "scrape") for t in scheduled_between(last, now, scrape_hours)]
         events += [(t, "digest") for t in scheduled_between(last, now, [digest_hour])]
         for at, kind in sorted(events):
-            stamp = datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d %H:%M UTC")
+            scheduled = datetime.fromtimestamp(at, UTC).isoformat(sep=" ")
             if kind == "scrape":
-                new_roles = int(at) % 17
-                _append(env, unit, at, f"INFO scrape started ({stamp})")
-                _append(env, unit, at, f"INFO scrape completed: {new_roles} new roles, "
-                                       "database updated")
+                job = _job("scrape_paraform", scrape_hours, at)
+                fetched, new_roles = 180 + int(at) % 61, int(at) % 17
+                lines = [f'{executor}:Running job "{job}" (scheduled at {scheduled})',
+                         f"INFO:app.scrapers.paraform:Fetched {fetched} roles from Paraform: "
+                         f"{new_roles} new, {fetched - new_roles} updated",
+                         f'{executor}:Job "{job}" executed successfully']
                 state.update(scrapes=state["scrapes"] + 1, last_scrape_at=at,
-                             last_scrape_status="completed")
+                             last_scrape_status="success", last_new_roles=new_roles)
             else:
-                _append(env, unit, at, f"INFO digest sent to {recipient} ({stamp})")
+                job = _job("send_daily_digest", [digest_hour], at)
+                lines = [f'{executor}:Running job "{job}" (scheduled at {scheduled})',
+                         f"INFO:app.services.digest:Daily digest emailed to {recipient} "
+                         f"({int(at) % 23} roles)",
+                         f'{executor}:Job "{job}" executed successfully']
+            for line in lines:
+                _append(env, unit, at, line)
         if events:
             tmp = env.scheduler_state.with_suffix(".tmp")
             tmp.write_text(json.dumps(state))
             os.replace(tmp, env.scheduler_state)
         last = now
-    env.log(unit, "INFO scheduler stopped")
+    env.log(unit, "INFO:apscheduler.scheduler:Scheduler has been shut down")
 
 
 def _append(env: HostEnv, unit: str, at: float, message: str) -> None:

@@ -1,6 +1,9 @@
-"""One rehearsal host: a real asyncssh server on the host's own loopback address, running each
-command as a real process (``bash -c``) in the host's tree with the stand-ins first on PATH,
-and SFTP on the same connection. Powering it off closes the listener and every connection."""
+"""One rehearsal host: a real asyncssh server on the host's own loopback address that runs each
+command the way OpenSSH's sshd does — ``bash -c "<command>"`` as a real process, leader of its
+own session, inside the host's process space (see ``procspace``) with the stand-ins first on
+PATH — and SFTP on the same connection. As with sshd, closing a channel does not kill its
+command: it only closes the command's pipes (its next write gets SIGPIPE). Powering the host
+off closes the listener and every connection, stops the services and ends every process."""
 
 from __future__ import annotations
 
@@ -8,12 +11,16 @@ import asyncio
 import contextlib
 import logging
 import os
-import signal
+import shlex
+import socket
+import subprocess
+import time
 from pathlib import Path
 
 import asyncssh
 
-from .hostenv import UNITS, HostEnv, pid_alive, running_pid
+from .hostenv import UNITS, HostEnv
+from .procspace import ProcessSpace
 
 log = logging.getLogger("cutover.sandbox")
 
@@ -34,7 +41,7 @@ class _Server(asyncssh.SSHServer):
 
 class SandboxHost:
     def __init__(self, env: HostEnv, bin_dir: Path, host_key: asyncssh.SSHKey,
-                 client_public_key: str, port: int = 0):
+                 client_public_key: str, port: int = 0, server: str = "asyncssh"):
         self.env = env
         self.bin_dir = bin_dir
         self.host_key = host_key
@@ -45,6 +52,11 @@ class SandboxHost:
         self.processes: set[asyncio.subprocess.Process] = set()
         self.powered = False
         self.destroyed = False
+        self.space = ProcessSpace(env.host_dir)
+        # "asyncssh": this process serves the host; "sshd": OpenSSH's sshd does, inside the
+        # host's process space, to prove the rehearsal against the real server.
+        self.server = server
+        self.sshd: subprocess.Popen | None = None
 
     @property
     def address(self) -> str:
@@ -54,14 +66,20 @@ class SandboxHost:
         path = f"{self.bin_dir}:{os.environ.get('PATH', '/usr/bin:/bin')}"
         home = self.env.host_dir / "fs" / "root"
         log = self.env.host_dir / "fs" / "var" / "log" / "air-demand-health.log"
-        return {"PATH": path, "HOME": str(home), "USER": "root", "LOGNAME": "root",
-                "LANG": "C.UTF-8", "SHELL": "/bin/bash", "HEALTH_LOG": str(log),
-                **self.env.environ()}
+        return {"PATH": path, "HOME": str(home), "CURL_HOME": str(home), "USER": "root",
+                "LOGNAME": "root", "LANG": "C.UTF-8", "SHELL": "/bin/bash",
+                "HEALTH_LOG": str(log), **self.env.environ()}
 
     async def power_on(self) -> None:
         if self.destroyed:
             raise RuntimeError(f"host {self.env.name} was destroyed")
         if self.powered:
+            return
+        await self.boot()
+        if self.server == "sshd":
+            await asyncio.to_thread(self._start_sshd)
+            self.powered = True
+            await self._start_units(self._units_to_restore())
             return
         self.listener = await asyncssh.listen(
             self.address, self.port, server_factory=lambda: _Server(self),
@@ -74,11 +92,34 @@ class SandboxHost:
         self.powered = True
         await self._start_units(self._units_to_restore())
 
+    def _start_sshd(self) -> None:
+        config = sshd_config(self)
+        os.makedirs("/run/sshd", exist_ok=True)  # sshd's privilege separation directory
+        log = (self.env.state_dir / "sshd.log").open("ab")
+        self.sshd = subprocess.Popen(self.space.argv(SSHD, "-D", "-e", "-f", str(config)),
+                                     stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+        log.close()
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection((self.address, self.port), timeout=0.2).close()
+                return
+            except OSError:
+                if self.sshd.poll() is not None or time.monotonic() > deadline:
+                    tail = (self.env.state_dir / "sshd.log").read_text(errors="replace")[-800:]
+                    raise RuntimeError(
+                        f"sshd for host {self.env.name} did not start: {tail}") from None
+                time.sleep(0.02)
+
+    async def boot(self) -> None:
+        """Start the host's process space (its PID namespace), before anything runs in it."""
+        await asyncio.to_thread(self.space.start)
+
     async def power_off(self) -> None:
         if not self.powered:
             return
         self.powered = False
-        running = [u for u in UNITS if running_pid(self.env, u)]
+        running = [u for u in UNITS if self.env.pidfile(u).exists()]
         (self.env.state_dir / "running-at-power-off").write_text("\n".join(running))
         if self.listener is not None:
             self.listener.close()
@@ -86,34 +127,32 @@ class SandboxHost:
                 await self.listener.wait_closed()
         for conn in list(self.connections):
             conn.abort()
-        for process in list(self.processes):
-            _kill_group(process.pid)
-        await self.stop_services()
+        await self.stop_services()  # in sshd mode this ends sshd with everything else
+        if self.sshd is not None:
+            await asyncio.to_thread(self.sshd.wait)
+            self.sshd = None
 
     async def destroy(self) -> None:
         await self.power_off()
         self.destroyed = True
 
     def kill_services(self) -> None:
+        """The services crash (SIGKILL), leaving systemd's view stale, as a crash does."""
         for unit in UNITS:
-            pid = running_pid(self.env, unit)
-            if pid:
-                _kill_group(pid)
+            subprocess.run(self.space.argv("bash", "-c", _KILL_UNIT.format(
+                pidfile=shlex.quote(str(self.env.pidfile(unit))))),
+                env=self.environ(), capture_output=True, timeout=10)
             self.env.pidfile(unit).unlink(missing_ok=True)
 
     async def stop_services(self, timeout: float = 5.0) -> None:
-        """Like a machine going down: SIGTERM every service, wait until they are gone (then
-        SIGKILL), so nothing still answers once the droplet reports off."""
-        pids = [pid for unit in UNITS if (pid := running_pid(self.env, unit))]
-        self.kill_services()
-        deadline = asyncio.get_running_loop().time() + timeout
-        while any(pid_alive(pid) for pid in pids):
-            if asyncio.get_running_loop().time() > deadline:
-                for pid in pids:
-                    with contextlib.suppress(ProcessLookupError, PermissionError):
-                        os.killpg(pid, signal.SIGKILL)
-                break
-            await asyncio.sleep(0.02)
+        """Like a machine going down: every unit is stopped (SIGTERM, then SIGKILL), then every
+        process of the host ends, so nothing still answers once the droplet reports off."""
+        with contextlib.suppress(OSError, RuntimeError):  # RuntimeError: already cut
+            await self._run_inside("systemctl", "stop", *UNITS, timeout=timeout + 10)
+        self.space.power_cut()
+        await self.space.wait_empty()
+        for unit in UNITS:  # their numbers mean nothing in the next boot's process space
+            self.env.pidfile(unit).unlink(missing_ok=True)
 
     def _units_to_restore(self) -> list[str]:
         marker = self.env.state_dir / "running-at-power-off"
@@ -125,9 +164,16 @@ class SandboxHost:
 
     async def _start_units(self, units: list[str]) -> None:
         if units:
-            process = await asyncio.create_subprocess_exec(
-                str(self.bin_dir / "systemctl"), "start", *units, env=self.environ(),
-                stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+            await self._run_inside("systemctl", "start", *units, timeout=60)
+
+    async def _run_inside(self, program: str, *args: str, timeout: float) -> None:
+        process = await asyncio.create_subprocess_exec(
+            *self.space.argv(str(self.bin_dir / program), *args), env=self.environ(),
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+        try:
+            await asyncio.wait_for(process.wait(), timeout)
+        except TimeoutError:
+            process.kill()
             await process.wait()
 
     async def _handle(self, process: asyncssh.SSHServerProcess) -> None:
@@ -147,11 +193,13 @@ class SandboxHost:
             process.exit(1)
             return
         child = await asyncio.create_subprocess_exec(
-            "bash", "-c", command, cwd=self.env.host_dir / "fs" / "root", env=self.environ(),
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE, start_new_session=True,
+            *self.space.argv("bash", "-c", command), cwd=self.env.host_dir / "fs" / "root",
+            env=self.environ(), stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
         )
         self.processes.add(child)
+        reaper = asyncio.create_task(child.wait())
+        reaper.add_done_callback(lambda _: self.processes.discard(child))
 
         async def copy_out(source: asyncio.StreamReader, sink: asyncssh.SSHWriter) -> None:
             while chunk := await source.read(65536):
@@ -163,32 +211,88 @@ class SandboxHost:
                 while chunk := await process.stdin.read(65536):
                     child.stdin.write(chunk)
                     await child.stdin.drain()
-            except (asyncssh.BreakReceived, asyncssh.TerminalSizeChanged, OSError):
-                pass
+            except (asyncssh.BreakReceived, asyncssh.SignalReceived,
+                    asyncssh.TerminalSizeChanged, OSError):
+                pass  # sshd ignores a root session's signal requests too
             finally:
                 with contextlib.suppress(OSError):
                     child.stdin.close()
 
-        async def watch_channel() -> None:
-            # The client closed the channel (e.g. it stopped following `journalctl -f`).
-            await process.channel.wait_closed()
-            _kill_group(child.pid)
-
-        watcher = asyncio.create_task(watch_channel())
+        assert child.stdout is not None and child.stderr is not None
         feeder = asyncio.create_task(copy_in())
-        try:
-            assert child.stdout is not None and child.stderr is not None
-            await asyncio.gather(copy_out(child.stdout, process.stdout),
+        copying = asyncio.gather(copy_out(child.stdout, process.stdout),
                                  copy_out(child.stderr, process.stderr))
-            code = await child.wait()
+        closed = asyncio.create_task(process.channel.wait_closed())
+        try:
+            await asyncio.wait([copying, closed], return_when=asyncio.FIRST_COMPLETED)
+            if not copying.done():
+                # The client closed the channel: like sshd, close the command's pipes and leave
+                # it running; it meets SIGPIPE when it next writes, or runs on.
+                copying.cancel()
+                copying.add_done_callback(_retrieve)
+                for fd in (1, 2):
+                    pipe = child._transport.get_pipe_transport(fd)  # type: ignore[union-attr]
+                    if pipe is not None:
+                        pipe.close()
+                return
+            await copying
+            code = await asyncio.shield(reaper)
         finally:
-            watcher.cancel()
+            closed.cancel()
             feeder.cancel()
-            self.processes.discard(child)
         if not process.channel.is_closing():
             process.exit(code if code >= 0 else 128 - code)
 
 
-def _kill_group(pid: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, signal.SIGTERM)
+SSHD = "/usr/sbin/sshd"
+
+
+def _retrieve(future: asyncio.Future) -> None:
+    """Mark a future we gave up on as seen, so asyncio does not log it as lost."""
+    if not future.cancelled():
+        future.exception()
+
+
+def sshd_config(host: SandboxHost) -> Path:
+    """An sshd_config serving ``host`` as a droplet would: root by key, MaxSessions 10, SFTP;
+    the host's environment (stand-ins on PATH, where its tree is) given by SetEnv."""
+    state = host.env.state_dir
+    state.mkdir(parents=True, exist_ok=True)
+    key_file = state / "ssh_host_ed25519_key"
+    if not key_file.exists():
+        host.host_key.write_private_key(str(key_file))
+        key_file.chmod(0o600)
+    authorized = state / "authorized_keys"
+    authorized.write_text(host.client_public_key.strip() + "\n")
+    authorized.chmod(0o600)
+    # One SetEnv line: sshd keeps only the first. Values hold no spaces (paths we made).
+    setenv = " ".join(f"{k}={v}" for k, v in host.environ().items() if " " not in v)
+    config = state / "sshd_config"
+    config.write_text(f"""Port {host.port}
+ListenAddress {host.address}
+HostKey {key_file}
+PidFile none
+AuthorizedKeysFile {authorized}
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PermitRootLogin prohibit-password
+StrictModes no
+UsePAM no
+MaxSessions 10
+Subsystem sftp internal-sftp
+SetEnv {setenv}
+""")
+    return config
+
+
+def sshd_available() -> str | None:
+    """Why OpenSSH's sshd cannot serve the rehearsal hosts here, or None."""
+    if not os.path.exists(SSHD):
+        return f"{SSHD} is not installed (apt-get install openssh-server)"
+    if os.geteuid() != 0:
+        return "sshd serves logins as root only when started by root"
+    return None
+
+
+_KILL_UNIT = ('pid=$(cut -d" " -f1 {pidfile} 2>/dev/null) && [ -n "$pid" ] && '
+              'kill -KILL -- -"$pid" 2>/dev/null; true')

@@ -1,6 +1,7 @@
-"""Stand-ins for the programs the M11 runbook calls on its hosts, put first on each rehearsal
-host's PATH: systemctl, journalctl, crontab, pg_dump, curl, jq, pgrep and uv. Each behaves like
-the real program for the calls the runbook makes, with the real output formats."""
+"""Stand-ins for what a laptop cannot have, put first on each rehearsal host's PATH: systemctl,
+journalctl, crontab, pg_dump and uv. Each behaves like the real program for the calls runbooks
+make, with the real output formats. The real curl, jq, ps and pgrep are used where the machine
+has them (and a PID namespace per host); these stand-ins for them are the fallback."""
 
 from __future__ import annotations
 
@@ -457,28 +458,67 @@ def jq(args: list[str]) -> int:
 # ---------------------------------------------------------------------------- pgrep and uv
 
 
-def pgrep(args: list[str]) -> int:
-    env = HostEnv.from_environ()
-    full = any(a.startswith("-") and "f" in a for a in args)
-    show = any(a.startswith("-") and "a" in a for a in args)
-    pattern = re.compile(next(a for a in args if not a.startswith("-")))
-    me = os.getpid()
-    found = 0
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) in (me, os.getppid()):
-            continue
+def _host_processes(env: HostEnv) -> list[tuple[int, str]]:
+    """This host's processes when it shares the machine's process table (no PID namespace):
+    those whose environment names the host's tree — the calling shell included."""
+    from .procspace import tagged_processes
+
+    found = []
+    for pid in sorted(tagged_processes(env.host_dir)):
         try:
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+            raw = Path(f"/proc/{pid}/cmdline").read_bytes()
         except OSError:
             continue
-        # Only this host's processes: the world runs every host on one machine.
-        if str(env.host_dir) not in cmdline or "sandbox.standins" in cmdline:
+        found.append((pid, raw.rstrip(b"\0").replace(b"\0", b" ").decode(errors="replace")))
+    return found
+
+
+def pgrep(args: list[str]) -> int:
+    """procps pgrep for the calls runbooks make (-f, -a, -l, -x); like the real one it never
+    lists itself, but does list the shell that called it."""
+    flags = "".join(a[1:] for a in args if a.startswith("-") and not a.startswith("--"))
+    patterns = [a for a in args if not a.startswith("-")]
+    if len(patterns) != 1:
+        print("pgrep: only one pattern can be provided", file=sys.stderr)
+        return 2
+    pattern = re.compile(patterns[0])
+    found = 0
+    for pid, cmdline in _host_processes(HostEnv.from_environ()):
+        if pid == os.getpid():
             continue
-        haystack = cmdline if full else cmdline.split(" ")[0]
-        if pattern.search(haystack):
+        name = Path(cmdline.split(" ")[0]).name[:15]
+        haystack = cmdline if "f" in flags else name
+        hit = pattern.fullmatch(haystack) if "x" in flags else pattern.search(haystack)
+        if hit:
             found += 1
-            print(f"{entry.name} {cmdline}" if show else entry.name)
+            if "a" in flags:
+                print(f"{pid} {cmdline}")
+            elif "l" in flags:
+                print(f"{pid} {name}")
+            else:
+                print(pid)
     return 0 if found else 1
+
+
+def ps(args: list[str]) -> int:
+    """procps ps for ``ps aux`` and ``ps -ef``: this host's processes, ps itself included."""
+    rows = _host_processes(HostEnv.from_environ())
+    bsd = not any(a.startswith("-") for a in args)
+    if bsd:
+        print("USER         PID %CPU %MEM    VSZ   RSS TTY      STAT START   TIME COMMAND")
+        start = datetime.now().strftime("%H:%M")
+        for pid, cmdline in rows:
+            print(f"root     {pid:>7}  0.0  0.1  10000  5000 ?        S    {start}   0:00 "
+                  f"{cmdline}")
+    else:
+        print("UID          PID    PPID  C STIME TTY          TIME CMD")
+        for pid, cmdline in rows:
+            try:
+                ppid = int(Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                ppid = 0
+            print(f"root     {pid:>7} {ppid:>7}  0 00:00 ?        00:00:00 {cmdline}")
+    return 0
 
 
 def uv(args: list[str]) -> int:
@@ -490,5 +530,5 @@ def uv(args: list[str]) -> int:
 
 COMMANDS = {
     "systemctl": systemctl, "journalctl": journalctl, "crontab": crontab, "pg_dump": pg_dump,
-    "curl": curl, "jq": jq, "pgrep": pgrep, "uv": uv,
+    "curl": curl, "jq": jq, "pgrep": pgrep, "ps": ps, "uv": uv,
 }

@@ -39,7 +39,12 @@ from .sshhost import SandboxHost
 HOST_ADDRESSES = {"old": "127.0.0.2", "new": "127.0.0.3"}
 DROPLET_NAMES = {"old": "air-demand-prod", "new": "air-demand-staging"}
 DROPLET_IDS = {"old": 318829101, "new": 402113377}
-STANDINS = ("systemctl", "journalctl", "crontab", "pg_dump", "curl", "jq", "pgrep", "uv")
+# What a laptop cannot have: always stand-ins.
+STANDINS = ("systemctl", "journalctl", "crontab", "pg_dump", "uv")
+# Real tools when the machine has them; the stand-ins are the fallback.
+REAL_IF_PRESENT = ("curl", "jq")
+# The real ones see only the host's processes inside its own PID namespace.
+PROCESS_TOOLS = ("ps", "pgrep")
 GIT_ENV = {"GIT_AUTHOR_NAME": "air-demand", "GIT_AUTHOR_EMAIL": "dev@air-demand.example",
            "GIT_COMMITTER_NAME": "air-demand", "GIT_COMMITTER_EMAIL": "dev@air-demand.example"}
 
@@ -61,6 +66,10 @@ def free_port(addresses: list[str]) -> int:
     raise RuntimeError("no free port found on the rehearsal addresses")
 
 
+def _is_sshd(cmdline: str) -> bool:
+    return cmdline.startswith(("sshd:", "/usr/sbin/sshd "))
+
+
 def _git(cwd: Path, *args: str) -> None:
     subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True,
                    env={**os.environ, **GIT_ENV})
@@ -68,12 +77,14 @@ def _git(cwd: Path, *args: str) -> None:
 
 class World:
     def __init__(self, root: Path, clock: MovableClock | None = None,
-                 hosts: tuple[str, ...] = ("old", "new"), action_seconds: float = 0.2):
+                 hosts: tuple[str, ...] = ("old", "new"), action_seconds: float = 0.2,
+                 server: str = "asyncssh"):
         self.root = Path(root).resolve()
         self.clock = clock or MovableClock(state_file=self.root / "clock.json")
         if self.clock.state_file is None:
             self.clock.state_file = self.root / "clock.json"
         self.host_names = hosts
+        self.server = server
         self.action_seconds = action_seconds
         self.hosts: dict[str, SandboxHost] = {}
         self.api: DOApiStandIn | None = None
@@ -132,7 +143,8 @@ class World:
                           self.app_dir(name), api_port, dashboard_port)
             self.hosts[name] = SandboxHost(env, self.bin_dir,
                                            asyncssh.generate_private_key("ssh-ed25519"), public,
-                                           port=free_port([HOST_ADDRESSES[name]]))
+                                           port=free_port([HOST_ADDRESSES[name]]),
+                                           server=self.server)
         return self
 
     async def start(self) -> World:
@@ -179,10 +191,20 @@ class World:
 
     # ------------------------------------------------------------------ building the tree
 
+    def standins(self) -> list[str]:
+        """The programs this machine needs stand-ins for on the hosts."""
+        isolated = all(host.space.isolated for host in self.hosts.values())
+        return [*STANDINS, *(n for n in REAL_IF_PRESENT if shutil.which(n) is None),
+                *(() if isolated else PROCESS_TOOLS)]
+
     def _build_files(self) -> None:
         self.bin_dir.mkdir(parents=True, exist_ok=True)
-        for name in STANDINS:
+        wanted = self.standins()
+        for name in (*STANDINS, *REAL_IF_PRESENT, *PROCESS_TOOLS):
             script = self.bin_dir / name
+            if name not in wanted:
+                script.unlink(missing_ok=True)
+                continue
             script.write_text(f"#!{sys.executable}\nfrom cutover_tui.sandbox.standins import main\n"
                               f"main({name!r})\n")
             script.chmod(0o755)
@@ -204,6 +226,11 @@ class World:
             fs = self.root / "hosts" / name / "fs"
             (fs / "root" / "backups").mkdir(parents=True, exist_ok=True)
             (fs / "var" / "log").mkdir(parents=True, exist_ok=True)
+            # On a droplet, localhost is the droplet; here it is the host's own loopback
+            # address. The real curl reads this from $CURL_HOME/.curlrc.
+            address = HOST_ADDRESSES[name]
+            (fs / "root" / ".curlrc").write_text(
+                f"connect-to = localhost::{address}:\nconnect-to = 127.0.0.1::{address}:\n")
             state = self.root / "hosts" / name / "state"
             (state / "services").mkdir(parents=True, exist_ok=True)
             (state / "journal").mkdir(parents=True, exist_ok=True)
@@ -264,6 +291,29 @@ class World:
             "smoke_command": f"{python} tests/run_suite.py --smoke",
         }
         return Overrides(hosts=hosts, variables=variables, host_vars=host_vars)
+
+    def leftovers(self) -> dict[str, list[str]]:
+        """Per host, the processes that are neither the app's services nor sshd: what a run
+        left behind (a followed log, a command that outlived its step)."""
+        found: dict[str, list[str]] = {}
+        for name, host in self.hosts.items():
+            for pid in host.space.pids():
+                try:
+                    raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+                except OSError:
+                    continue
+                line = raw.rstrip(b"\0").replace(b"\0", b" ").decode(errors="replace")
+                if not line or "cutover_tui.sandbox.service " in line or _is_sshd(line):
+                    continue
+                found.setdefault(name, []).append(f"{pid} {line}")
+        return found
+
+    async def wait_no_leftovers(self, timeout: float = 3.0) -> dict[str, list[str]]:
+        """``leftovers()`` once the sessions just closed have had a moment to end."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while (found := self.leftovers()) and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.05)
+        return found
 
     def droplet_api(self, **kwargs: Any) -> Any:
         from ..remote.droplets import DropletAPI

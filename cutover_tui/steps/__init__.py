@@ -20,7 +20,13 @@ def kind_module(kind: str) -> ModuleType:
 
 
 def plan_step(book: Any, step: Any) -> list[Any]:
-    return kind_module(step.kind).plan(book, step)
+    """What the step will do, then where its expectations come from (``source``)."""
+    items = kind_module(step.kind).plan(book, step)
+    if getattr(step, "source", ""):
+        from ..events import PlanItem
+
+        items = [*items, PlanItem("checks from", step.source)]
+    return items
 
 
 def describe_step(book: Any, step: Any) -> list[str]:

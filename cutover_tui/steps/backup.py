@@ -26,7 +26,7 @@ from urllib.parse import unquote, urlsplit
 from ..checklist import tail
 from ..clock import iso
 from ..envfile import EnvFile
-from ..errors import GateClosed
+from ..errors import GateClosed, cause_of
 from ..events import PlanItem, Verdict
 from ..runbook import BackupStep, Runbook
 from .base import StepContext, where
@@ -106,7 +106,7 @@ def inspect_dump(path: Path, fmt: str) -> dict[str, Any]:
         result = subprocess.run([binary, "--list", str(path)], capture_output=True, text=True)
         if result.returncode != 0:
             raise GateClosed(f"pg_restore --list rejects the dump: "
-                             f"{result.stderr.strip().splitlines()[-1:]}")
+                             f"{cause_of(result.stderr)}")
         tables = sorted({m.group(1) for m in re.finditer(
             r"^\d+; \d+ \d+ TABLE (?!DATA )\S+ (\S+) ", result.stdout, re.MULTILINE)})
         return {"tables": tables, "rows": {}}
@@ -170,7 +170,7 @@ def scratch_restore(path: Path, step: BackupStep, scratch_url: str) -> dict[str,
                             "DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public;",
                             scratch_url], capture_output=True, text=True, env=env)
     if reset.returncode != 0:
-        raise GateClosed(f"cannot empty the scratch database: {reset.stderr.strip()[-200:]}")
+        raise GateClosed(f"cannot empty the scratch database: {cause_of(reset.stderr)}")
     if step.format == "custom":
         command = ["pg_restore", "--no-owner", "-d", scratch_url, str(path)]
         result = subprocess.run(command, capture_output=True, text=True, env=env)
@@ -180,13 +180,14 @@ def scratch_restore(path: Path, step: BackupStep, scratch_url: str) -> dict[str,
                                     input=handle.read(), capture_output=True, env=env)
     if result.returncode != 0:
         err = result.stderr if isinstance(result.stderr, str) else result.stderr.decode()
-        raise GateClosed(f"the scratch restore failed: {err.strip().splitlines()[-1:]}")
+        raise GateClosed(f"the scratch restore failed: {cause_of(err)}")
     counts = {}
     for table, wanted in step.row_counts.items():
         query = subprocess.run(["psql", "-tAc", f'SELECT count(*) FROM "{table}"', scratch_url],
                                capture_output=True, text=True, env=env)
         if query.returncode != 0:
-            raise GateClosed(f"counting {table} in the scratch restore failed")
+            raise GateClosed(f"counting {table} in the scratch restore failed: "
+                              f"{cause_of(query.stderr)}")
         counts[table] = int(query.stdout.strip())
         if counts[table] < wanted.min or (wanted.max is not None and counts[table] > wanted.max):
             raise GateClosed(f"the restored {table} has {counts[table]} rows, expected "
@@ -218,7 +219,8 @@ async def run(ctx: StepContext, step: BackupStep) -> Verdict:
     result = await ctx.ssh.run(step.host, command, on_line=ctx.line_sink(step.host),
                                timeout=3600, stdin=db["password"] + "\n")
     if result.exit_status != 0:
-        return Verdict(False, f"pg_dump on {step.host} failed (exit {result.exit_status})",
+        return Verdict(False, f"pg_dump on {step.host} failed (exit {result.exit_status}): "
+                              f"{cause_of(result.output)}",
                        command=command, exit_status=result.exit_status,
                        output=tail(ctx.masker(result.output)))
     remote_sha = re.search(r"^([0-9a-f]{64})\s", result.output, re.MULTILINE)
@@ -263,7 +265,8 @@ async def check_free_space(ctx: StepContext, step: BackupStep) -> str | None:
                                           f"{q(step.remote_dir)} | tail -n 1", timeout=30)
     free = re.search(r"^\S+\s+\d+\s+\d+\s+(\d+)", result.output, re.MULTILINE)
     if result.exit_status != 0 or not free:
-        return f"cannot read the free space of {step.remote_dir} on {step.host}"
+        detail = f": {cause_of(result.output)}" if result.exit_status != 0 else ""
+        return f"cannot read the free space of {step.remote_dir} on {step.host}{detail}"
     remote_free = int(free.group(1)) * 1024
     local_dir = Path(os.path.expanduser(step.local_dir))
     local_dir.mkdir(parents=True, exist_ok=True)

@@ -59,36 +59,108 @@ def ssh_item(book: Runbook, host_name: str, command: str) -> PlanItem:
     return PlanItem(where(book, host_name), command)
 
 
-def check_output(output: str, expect_regex: list[str], reject_regex: list[str],
-                 number: Any) -> tuple[list[str], dict[str, Any]]:
-    """Apply regex and number checks to output; return (problems, evidence)."""
-    problems: list[str] = []
+# What a check found, for the step's verdict and for `cutover preflight`: the expectation held
+# (MATCHED); what it looks at is there with another value — a field, a number out of range, a
+# real answer of the command or the server (DIFFERS); what it looks for is not in the output at
+# all, so the check is wrong for these hosts (ABSENT); or there was no answer to judge
+# (UNANSWERED: a timeout, a refused connection).
+MATCHED, DIFFERS, ABSENT, UNANSWERED = "matched", "differs", "absent", "unanswered"
+
+
+@dataclass(frozen=True)
+class Check:
+    """One expectation of a step, judged against what the step saw."""
+
+    what: str  # "/pattern/", "roles", "exit status", "status", "field environment" ...
+    outcome: str  # MATCHED, DIFFERS, ABSENT or UNANSWERED
+    problem: str = ""  # the sentence the step reports when it did not hold
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome == MATCHED
+
+
+def failed(checks: list[Check]) -> list[str]:
+    return [check.problem for check in checks if not check.ok]
+
+
+# `… || echo 'no app processes'`: text the command itself prints in one of its branches.
+_ECHOED = re.compile(r"""\b(?:echo|printf)\s+(?:-[neE]+\s+)*('([^']*)'|"([^"]*)"|([^|;&)\n]+))""")
+_JSON_KEY = re.compile(r'^"([\w.-]+)":')
+
+
+def _absent_or_differs(pattern: str, output: str, command: str) -> str:
+    """An expected pattern that did not match: DIFFERS when the step can be seen to produce it
+    in another state — the command echoes matching text in one of its branches, or the pattern
+    is a JSON field (``"status": "healthy"``) whose field is in the output with another value;
+    otherwise ABSENT (nothing shows the step could ever print it)."""
+    for match in _ECHOED.finditer(command):
+        text = next(g for g in match.groups()[1:] if g is not None)
+        if re.search(pattern, text.strip(), re.MULTILINE):
+            return DIFFERS
+    key = _JSON_KEY.match(pattern)
+    if key and re.search(rf'"{re.escape(key.group(1))}"\s*:', output):
+        return DIFFERS
+    return ABSENT
+
+
+def exit_check(status: int | None, expected: int, cause: str = "") -> Check:
+    """An exit status other than the expected one is an answer of the command (DIFFERS), except
+    126/127: the shell could not run it at all (not executable, not found). ``cause`` (what the
+    output says went wrong) ends the problem's sentence."""
+    if status == expected:
+        return Check("exit status", MATCHED)
+    return Check("exit status", ABSENT if status in (126, 127) else DIFFERS,
+                 f"exit status {status}, expected {expected}" + (f": {cause}" if cause else ""))
+
+
+def judge_output(output: str, expect_regex: list[str], reject_regex: list[str], number: Any,
+                 command: str = "") -> tuple[list[Check], dict[str, Any]]:
+    """Apply regex and number checks to output; return (checks, evidence)."""
+    checks: list[Check] = []
     evidence: dict[str, Any] = {}
     for pattern in expect_regex:
-        if not re.search(pattern, output, re.MULTILINE):
-            problems.append(f"expected output matching /{pattern}/ was not found")
+        if re.search(pattern, output, re.MULTILINE):
+            checks.append(Check(f"/{pattern}/", MATCHED))
+        else:
+            checks.append(Check(f"/{pattern}/", _absent_or_differs(pattern, output, command),
+                                f"expected output matching /{pattern}/ was not found"))
     for pattern in reject_regex:
         found = re.search(pattern, output, re.MULTILINE)
-        if found:
-            problems.append(f"output contains {found.group(0)!r} (matches /{pattern}/)")
+        # Output that contains what it must not can stop containing it: never ABSENT.
+        checks.append(Check(f"not /{pattern}/", DIFFERS, f"output contains {found.group(0)!r} "
+                            f"(matches /{pattern}/)") if found else
+                      Check(f"not /{pattern}/", MATCHED))
     if number is not None:
         match = re.search(number.regex, output, re.MULTILINE)
         if not match:
-            problems.append(f"no {number.label} found in the output (/{number.regex}/)")
+            checks.append(Check(number.label, ABSENT, f"no {number.label} found in the output "
+                                                      f"(/{number.regex}/)"))
         else:
             try:
                 value = float(match.group(1))
             except ValueError:
-                problems.append(f"{number.label} {match.group(1)!r} is not a number")
+                checks.append(Check(number.label, ABSENT,
+                                    f"{number.label} {match.group(1)!r} is not a number"))
             else:
                 evidence[number.label] = int(value) if value.is_integer() else value
+                problems = []
                 if number.min is not None and value < number.min:
                     problems.append(f"{number.label} is {value:g}, below the minimum "
                                     f"{number.min:g}")
                 if number.max is not None and value > number.max:
                     problems.append(f"{number.label} is {value:g}, above the maximum "
                                     f"{number.max:g}")
-    return problems, evidence
+                checks.append(Check(number.label, DIFFERS if problems else MATCHED,
+                                    "; ".join(problems)))
+    return checks, evidence
+
+
+def check_output(output: str, expect_regex: list[str], reject_regex: list[str],
+                 number: Any) -> tuple[list[str], dict[str, Any]]:
+    """Apply regex and number checks to output; return (problems, evidence)."""
+    checks, evidence = judge_output(output, expect_regex, reject_regex, number)
+    return failed(checks), evidence
 
 
 def summary_of(problems: list[str], ok_text: str) -> str:

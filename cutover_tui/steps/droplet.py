@@ -16,7 +16,7 @@ from typing import Any
 
 from ..clock import iso, parse_iso
 from ..durations import format_duration, parse_duration
-from ..errors import CutoverError, DropletAPIError, DropletNotFound, HTTPError
+from ..errors import CutoverError, DropletAPIError, DropletNotFound, HTTPError, cause_of
 from ..events import PlanItem, Verdict
 from ..runbook import DropletDestroyStep, DropletPowerStep, Runbook
 from .backup import backup_gate
@@ -134,7 +134,8 @@ async def _power_off(ctx: StepContext, step: DropletPowerStep) -> Verdict:
                                    on_line=ctx.line_sink(step.host), timeout=90)
         if result.exit_status != 0:
             return Verdict(False, f"systemctl stop {unit} failed on {step.host} "
-                                  f"(exit {result.exit_status}); the droplet was left on",
+                                  f"(exit {result.exit_status}: {cause_of(result.output)}); the droplet "
+                                  "was left on",
                            command=command, evidence=evidence)
         stopped.append(unit)
         if i == 0 and len(step.stop_services) > 1 and step.stop_pause_seconds:

@@ -9,7 +9,7 @@ from ..checklist import tail
 from ..errors import HTTPError
 from ..events import PlanItem, Verdict
 from ..runbook import HttpStep, Runbook
-from .base import StepContext, summary_of
+from .base import ABSENT, DIFFERS, MATCHED, UNANSWERED, Check, StepContext, failed, summary_of
 
 
 def plan(book: Runbook, step: HttpStep) -> list[PlanItem]:
@@ -33,36 +33,87 @@ def field_value(document: Any, dotted: str) -> tuple[bool, Any]:
     return True, value
 
 
-def json_problems(document: Any, expected: dict[str, Any]) -> tuple[list[str], dict[str, Any]]:
-    problems: list[str] = []
+def judge_json(document: Any, expected: dict[str, Any]) -> tuple[list[Check], dict[str, Any]]:
+    """Each expected field: MATCHED; DIFFERS when it is there with another value or out of
+    range; ABSENT when the field is missing, or is not a number where one is expected."""
+    checks: list[Check] = []
     seen: dict[str, Any] = {}
     for dotted, want in expected.items():
+        what = f"field {dotted}"
         found, value = field_value(document, dotted)
         if not found:
-            problems.append(f"the JSON has no field {dotted!r}")
+            checks.append(Check(what, ABSENT, f"the JSON has no field {dotted!r}"))
             continue
         seen[dotted] = value
         if isinstance(want, dict) and set(want) <= {"min", "max"}:
             if not isinstance(value, int | float):
-                problems.append(f"{dotted} is {value!r}, not a number")
+                checks.append(Check(what, ABSENT, f"{dotted} is {value!r}, not a number"))
             elif "min" in want and value < want["min"]:
-                problems.append(f"{dotted} is {value}, below {want['min']}")
+                checks.append(Check(what, DIFFERS, f"{dotted} is {value}, below {want['min']}"))
             elif "max" in want and value > want["max"]:
-                problems.append(f"{dotted} is {value}, above {want['max']}")
+                checks.append(Check(what, DIFFERS, f"{dotted} is {value}, above {want['max']}"))
+            else:
+                checks.append(Check(what, MATCHED))
         elif value != want:
-            problems.append(f"{dotted} is {json.dumps(value)}, expected {json.dumps(want)}")
-    return problems, seen
+            checks.append(Check(what, DIFFERS, f"{dotted} is {json.dumps(value)}, expected "
+                                               f"{json.dumps(want)}"))
+        else:
+            checks.append(Check(what, MATCHED))
+    return checks, seen
+
+
+def json_problems(document: Any, expected: dict[str, Any]) -> tuple[list[str], dict[str, Any]]:
+    checks, seen = judge_json(document, expected)
+    return failed(checks), seen
+
+
+def status_check(status: int, expected: int) -> Check:
+    """Another status is a real answer of the server (DIFFERS: 503 while it starts, 502 behind
+    a proxy), except a client error: 4xx (but 408 and 429) says the request itself is wrong —
+    no such path, not allowed — so the check cannot pass (ABSENT)."""
+    if status == expected:
+        return Check("status", MATCHED)
+    wrong_request = 400 <= status < 500 and status not in (408, 429)
+    return Check("status", ABSENT if wrong_request else DIFFERS,
+                 f"status {status}, expected {expected}")
+
+
+def judge_response(step: HttpStep, status: int, body: str, document: Any,
+                   latency_ms: float) -> tuple[list[Check], dict[str, Any]]:
+    """Every expectation of ``step`` against one response; (checks, JSON fields seen)."""
+    checks = [status_check(status, step.expect_status)]
+    body_checks: list[Check] = []
+    seen: dict[str, Any] = {}
+    if step.expect_json:
+        if document is None:
+            body_checks.append(Check("JSON body", ABSENT, "the body is not JSON"))
+        else:
+            found, seen = judge_json(document, step.expect_json)
+            body_checks += found
+    for text in step.expect_contains:
+        body_checks.append(Check(f"contains {text!r}", MATCHED) if text in body else
+                           Check(f"contains {text!r}", ABSENT,
+                                 f"the body does not contain {text!r}"))
+    if not checks[0].ok:
+        # The body answers another state (an error page): it cannot show a check is wrong.
+        body_checks = [Check(c.what, DIFFERS, c.problem) if c.outcome == ABSENT else c
+                       for c in body_checks]
+    checks += body_checks
+    if step.max_latency_ms:
+        checks.append(Check("latency", MATCHED) if latency_ms <= step.max_latency_ms else
+                      Check("latency", DIFFERS, f"latency {latency_ms:.0f} ms above "
+                                                f"{step.max_latency_ms:g} ms"))
+    return checks, seen
 
 
 async def run(ctx: StepContext, step: HttpStep) -> Verdict:
     command = f"{step.method} {step.url}"
     for attempt in range(1, step.retries + 2):
-        problems: list[str] = []
         evidence: dict[str, Any] = {}
         try:
             result = await ctx.web.request(step.method, step.url, timeout=step.timeout)
         except HTTPError as exc:
-            problems = [str(exc)]
+            checks = [Check("answer", UNANSWERED, str(exc))]
             body = ""
         else:
             body = result.text
@@ -70,22 +121,12 @@ async def run(ctx: StepContext, step: HttpStep) -> Verdict:
             ctx.say(f"{command} → {result.status} in {result.latency_ms:.0f} ms")
             for line in body.splitlines()[:30]:
                 ctx.say(line, stream="stdout")
-            if result.status != step.expect_status:
-                problems.append(f"status {result.status}, expected {step.expect_status}")
-            if step.expect_json:
-                document = result.json()
-                if document is None:
-                    problems.append("the body is not JSON")
-                else:
-                    found, values = json_problems(document, step.expect_json)
-                    problems += found
-                    evidence["fields"] = values
-            for text in step.expect_contains:
-                if text not in body:
-                    problems.append(f"the body does not contain {text!r}")
-            if step.max_latency_ms and result.latency_ms > step.max_latency_ms:
-                problems.append(f"latency {result.latency_ms:.0f} ms above "
-                                f"{step.max_latency_ms:g} ms")
+            document = result.json() if step.expect_json else None
+            checks, values = judge_response(step, result.status, body, document,
+                                            result.latency_ms)
+            if document is not None:
+                evidence["fields"] = values
+        problems = failed(checks)
         if not problems or attempt > step.retries:
             break
         ctx.say(f"attempt {attempt}: {problems[0]}; retrying in {step.retry_interval:g}s")
@@ -97,4 +138,5 @@ async def run(ctx: StepContext, step: HttpStep) -> Verdict:
         exit_status=evidence.get("status"),
         output=tail(ctx.masker(body), 20),
         evidence=evidence,
+        checks=checks,
     )

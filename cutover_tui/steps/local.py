@@ -12,9 +12,10 @@ import time
 from pathlib import Path
 
 from ..checklist import tail
+from ..errors import cause_of
 from ..events import PlanItem, Verdict
 from ..runbook import LocalStep, Runbook
-from .base import StepContext
+from .base import ABSENT, DIFFERS, MATCHED, UNANSWERED, Check, StepContext, exit_check, failed
 
 
 def plan(book: Runbook, step: LocalStep) -> list[PlanItem]:
@@ -61,30 +62,34 @@ async def run_local(ctx: StepContext, command: str, cwd: Path, env: dict[str, st
 async def run(ctx: StepContext, step: LocalStep) -> Verdict:
     cwd = Path(os.path.expanduser(step.cwd)) if step.cwd else ctx.workdir
     if not cwd.is_dir():
-        return Verdict(False, f"the directory {cwd} does not exist on this machine",
-                       command=step.command)
+        problem = f"the directory {cwd} does not exist on this machine"
+        return Verdict(False, problem, command=step.command,
+                       checks=[Check("directory", ABSENT, problem)])
     status, output, _seconds = await run_local(ctx, step.command, cwd, step.env, step.timeout)
-    problems = []
+    checks: list[Check] = []
     evidence: dict = {}
     if status is None:
-        problems.append(f"no result within {step.timeout:g}s; stopped")
+        checks.append(Check("result", UNANSWERED, f"no result within {step.timeout:g}s; stopped"))
     if step.threshold:
         # The last summary line counts: runners print per-file results before the total.
         matches = list(re.finditer(step.threshold.regex, output, re.MULTILINE))
         match = matches[-1] if matches else None
         if match is None:
-            problems.append(f"no test result found in the output (/{step.threshold.regex}/)")
+            checks.append(Check("passed", ABSENT, "no test result found in the output "
+                                                  f"(/{step.threshold.regex}/)"))
         else:
             passed = int(match.group(1))
             total = int(match.group(2)) if match.re.groups >= 2 and match.group(2) else None
             evidence.update(passed=passed, total=total)
-            if passed < step.threshold.min_passed:
-                problems.append(f"{passed} passed, below the threshold of "
-                                f"{step.threshold.min_passed}")
-    elif step.expect_exit is not None and status is not None and status != step.expect_exit:
-        problems.append(f"exit status {status}, expected {step.expect_exit}")
+            checks.append(Check("passed", MATCHED) if passed >= step.threshold.min_passed else
+                          Check("passed", DIFFERS, f"{passed} passed, below the threshold of "
+                                                   f"{step.threshold.min_passed}"))
+    elif step.expect_exit is not None and status is not None:
+        checks.append(exit_check(status, step.expect_exit,
+                                 cause_of(output) if status != step.expect_exit else ""))
+    problems = failed(checks)
     summary = "; ".join(problems) or (
         f"{evidence['passed']} passed (threshold {step.threshold.min_passed})"
         if step.threshold else "ok")
     return Verdict(not problems, summary, command=step.command, exit_status=status,
-                   output=tail(ctx.masker(output)), evidence=evidence)
+                   output=tail(ctx.masker(output)), evidence=evidence, checks=checks)

@@ -11,6 +11,7 @@ import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..errors import cause_of
 from ..events import PlanItem, Verdict
 from ..runbook import RepoEditStep, Runbook
 from .base import StepContext
@@ -94,7 +95,7 @@ async def run(ctx: StepContext, step: RepoEditStep) -> Verdict:
                                   step.commit_message)
             ctx.say(out)
             if code != 0:
-                return Verdict(False, f"git commit failed: {out.splitlines()[-1:]}",
+                return Verdict(False, f"git commit failed: {cause_of(out)}",
                                command=title, evidence=evidence)
         _, head = await git(repo, "rev-parse", "HEAD")
         evidence["commit"] = head
@@ -102,7 +103,7 @@ async def run(ctx: StepContext, step: RepoEditStep) -> Verdict:
         code, out = await git(repo, "push")
         ctx.say(out)
         if code != 0:
-            return Verdict(False, f"git push failed: {out.splitlines()[-1:]}", command=title,
+            return Verdict(False, f"git push failed: {cause_of(out)}", command=title,
                            evidence=evidence)
         evidence["pushed"] = True
     return Verdict(True, f"{len(new_texts)} file(s) changed in {repo}" +

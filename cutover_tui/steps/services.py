@@ -6,9 +6,10 @@ import re
 import shlex
 
 from ..checklist import tail
+from ..errors import cause_of
 from ..events import PlanItem, Verdict
 from ..runbook import Runbook, ServicesStep
-from .base import StepContext, ssh_item
+from .base import ABSENT, DIFFERS, MATCHED, Check, StepContext, ssh_item
 
 ACTIVE_LINE = re.compile(r"^\s*Active:\s+(\S+)\s+\(([^)]*)\)", re.MULTILINE)
 
@@ -53,7 +54,8 @@ async def run(ctx: StepContext, step: ServicesStep) -> Verdict:
             result = await ctx.ssh.run(step.host, command, on_line=sink, timeout=90)
             outputs.append(f"$ {command}\n{result.output}")
             if result.exit_status != 0:
-                problems.append(f"`{command}` exited {result.exit_status} on {step.host}")
+                problems.append(f"`{command}` exited {result.exit_status} on {step.host}: "
+                                f"{cause_of(result.output)}")
             if step.pause_after.get(unit):
                 ctx.say(f"waiting {step.pause_after[unit]:g}s after {step.action} {unit}")
                 await ctx.clock.sleep(step.pause_after[unit])
@@ -61,6 +63,7 @@ async def run(ctx: StepContext, step: ServicesStep) -> Verdict:
         await ctx.clock.sleep(step.settle_seconds)
     want = expected_state(step)
     states: dict[str, str] = {}
+    checks = [Check("action", DIFFERS, problem) for problem in problems]  # actions that failed
     for unit in step.units:
         command = f"systemctl status {shlex.quote(unit)} --no-pager"
         result = await ctx.ssh.run(step.host, command, on_line=sink, timeout=30)
@@ -69,7 +72,12 @@ async def run(ctx: StepContext, step: ServicesStep) -> Verdict:
         # "active (running)" must match whole; any "inactive (...)" counts as stopped.
         stopped = want.startswith("inactive") and states[unit].startswith("inactive")
         if states[unit] != want and not stopped:
-            problems.append(f"{unit} on {step.host} is {states[unit]}, expected {want}")
+            problem = f"{unit} on {step.host} is {states[unit]}, expected {want}"
+            problems.append(problem)
+            # No "Active:" line at all (no such unit): the check cannot pass on this host.
+            checks.append(Check(unit, ABSENT if states[unit] == "unknown" else DIFFERS, problem))
+        else:
+            checks.append(Check(unit, MATCHED))
     return Verdict(
         ok=not problems,
         summary="; ".join(problems) or f"{len(step.units)} unit(s) {want} on {step.host}",
@@ -77,4 +85,5 @@ async def run(ctx: StepContext, step: ServicesStep) -> Verdict:
         exit_status=0 if not problems else 1,
         output=tail("\n".join(outputs)),
         evidence={"states": states},
+        checks=checks,
     )

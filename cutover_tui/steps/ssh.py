@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 from ..checklist import tail
+from ..errors import cause_of
 from ..events import PlanItem, Verdict
 from ..runbook import Runbook, SshStep
-from .base import StepContext, check_output, ssh_item, summary_of
+from .base import UNANSWERED, Check, StepContext, exit_check, failed, judge_output, ssh_item, summary_of
 
 
 def plan(book: Runbook, step: SshStep) -> list[PlanItem]:
-    item = ssh_item(book, step.host, step.command)
+    items = [ssh_item(book, step.host, step.command)]
     if step.follow_seconds:
-        return [item, PlanItem("engine", f"watch for {step.follow_seconds:g}s, then stop")]
-    return [item]
+        items.append(PlanItem("engine", f"watch for {step.follow_seconds:g}s, then stop"))
+    checks = [f"output matches /{pattern}/" for pattern in step.expect_regex]
+    checks += [f"output has no /{pattern}/" for pattern in step.reject_regex]
+    if step.number is not None:
+        bounds = [f"≥ {step.number.min:g}" if step.number.min is not None else "",
+                  f"≤ {step.number.max:g}" if step.number.max is not None else ""]
+        checks.append(f"{step.number.label} from /{step.number.regex}/ "
+                      f"{' and '.join(b for b in bounds if b)}".rstrip())
+    items += [PlanItem("check", check) for check in checks]
+    return items
 
 
 async def run(ctx: StepContext, step: SshStep) -> Verdict:
@@ -20,13 +29,15 @@ async def run(ctx: StepContext, step: SshStep) -> Verdict:
     for attempt in range(1, attempts + 1):
         result = await ctx.ssh.run(step.host, step.command, on_line=ctx.line_sink(step.host),
                                    timeout=step.timeout, follow_seconds=step.follow_seconds)
-        problems, evidence = check_output(result.output, step.expect_regex, step.reject_regex,
-                                          step.number)
+        checks, evidence = judge_output(result.output, step.expect_regex, step.reject_regex,
+                                        step.number, command=step.command)
         if result.timed_out:
-            problems.insert(0, f"no result within {step.timeout:g}s")
-        elif step.expect_exit is not None and step.follow_seconds is None \
-                and result.exit_status != step.expect_exit:
-            problems.insert(0, f"exit status {result.exit_status}, expected {step.expect_exit}")
+            checks.insert(0, Check("result", UNANSWERED, f"no result within {step.timeout:g}s"))
+        elif step.expect_exit is not None and step.follow_seconds is None:
+            checks.insert(0, exit_check(
+                result.exit_status, step.expect_exit,
+                cause_of(result.output) if result.exit_status != step.expect_exit else ""))
+        problems = failed(checks)
         if not problems or attempt == attempts:
             break
         ctx.say(f"attempt {attempt}/{attempts}: {problems[0]}; retrying in "
@@ -39,4 +50,5 @@ async def run(ctx: StepContext, step: SshStep) -> Verdict:
         exit_status=result.exit_status,
         output=tail(result.output),
         evidence=evidence,
+        checks=checks,
     )
