@@ -30,7 +30,7 @@ def sha256(path: Path) -> str:
 
 async def ours(server: sshd.Sshd, source: Path, target: Path, block: int, requests: int,
                cipher: str | None) -> float:
-    pool = SSHPool({"box": SSHTarget("box", "127.0.0.1", server.port, "root",
+    pool = SSHPool({"box": SSHTarget("box", "127.0.0.1", server.port, server.user,
                                      str(server.client_key), str(server.known_hosts))},
                    ciphers=[cipher] if cipher else None)
     started = time.perf_counter()

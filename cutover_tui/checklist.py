@@ -12,6 +12,7 @@ The record is self-contained: titles, plans and success criteria are copied in, 
 from __future__ import annotations
 
 import contextlib
+import copy
 import fcntl
 import os
 import socket
@@ -29,6 +30,90 @@ from .errors import ChecklistError
 
 FINISHED = ("done", "skipped")
 OUTPUT_TAIL_LINES = 40
+STATES = ("pending", "running", "done", "failed", "skipped", "interrupted")
+
+# The version of the checklist's layout, written as ``format`` at the top of every checklist.
+# A checklist of a newer format is refused with a sentence: this version cannot know what its
+# new fields mean, and rewriting it would drop them. Raise it when the layout changes.
+CHECKLIST_FORMAT = 1
+
+# What the tool reads from a checklist, and the TOML type each must have. Fields not listed
+# are kept as they are; a listed field of another type (a hand edit) makes the checklist
+# unreadable with a sentence naming its line, never a crash deep inside a reader.
+_TEXT, _NUMBER, _FLAG, _TABLE, _TEXTS = "a string", "a whole number", "true or false", \
+    "a table", "an array of strings"
+RUN_FIELDS = {
+    "runbook_id": _TEXT, "runbook_title": _TEXT, "runbook_path": _TEXT, "runbook_sha256": _TEXT,
+    "started_at": _TEXT, "updated_at": _TEXT, "operators": _TEXTS, "hosts": _TABLE,
+    "red_flags": _TEXTS, "runbook_history": _TEXTS,
+}
+PHASE_FIELDS = {
+    "title": _TEXT, "planned": _TEXT, "success_criteria": _TEXTS, "rollback": _FLAG,
+    "steps": _TEXTS, "override_reason": _TEXT, "override_by": _TEXT, "override_at": _TEXT,
+}
+STEP_FIELDS = {
+    "state": _TEXT, "phase": _TEXT, "title": _TEXT, "kind": _TEXT, "operator": _TEXT,
+    "runner": _TEXT, "started_at": _TEXT, "finished_at": _TEXT, "summary": _TEXT,
+    "command": _TEXT, "output": _TEXT, "exit_status": _NUMBER, "notes": _TEXTS, "plan": _TEXTS,
+    "evidence": _TABLE, "removed_from_runbook": _FLAG,
+}
+
+
+def _is(value: Any, kind: str) -> bool:
+    if kind == _TEXT:
+        return isinstance(value, str)
+    if kind == _NUMBER:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind == _FLAG:
+        return isinstance(value, bool)
+    if kind == _TABLE:
+        return isinstance(value, dict)
+    return isinstance(value, list) and all(isinstance(item, str) for item in value)
+
+
+def shape_problems(data: dict[str, Any]) -> list[tuple[tuple, str]]:
+    """Where a checklist's content is not of the type the tool reads: (path, expected …)."""
+    problems: list[tuple[tuple, str]] = []
+
+    def fields(loc: tuple, record: Any, expected: dict[str, str]) -> None:
+        if not isinstance(record, dict):
+            problems.append((loc, f"expected a table, got {_toml_type(record)}"))
+            return
+        for key, kind in expected.items():
+            if key in record and not _is(record[key], kind):
+                problems.append(((*loc, key), f"expected {kind}, got {_toml_type(record[key])}"))
+
+    fmt = data.get("format", CHECKLIST_FORMAT)
+    if not isinstance(fmt, int) or isinstance(fmt, bool) or fmt < 1:
+        problems.append((("format",), f"expected a whole number from 1, got {_toml_type(fmt)}"))
+    fields(("run",), data.get("run"), RUN_FIELDS)
+    for name, kind in (("steps", STEP_FIELDS), ("phases", PHASE_FIELDS)):
+        table = data.get(name, {})
+        if not isinstance(table, dict):
+            problems.append(((name,), f"expected a table, got {_toml_type(table)}"))
+            continue
+        for key, record in table.items():
+            fields((name, key), record, kind)
+            state = record.get("state", "pending") if name == "steps" and isinstance(
+                record, dict) else "pending"
+            if state not in STATES and isinstance(state, str):
+                problems.append(((name, key, "state"), f"expected one of {', '.join(STATES)}, "
+                                 f"got {state!r}"))
+    return problems
+
+
+def _toml_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return f"the boolean {str(value).lower()}"
+    if isinstance(value, str):
+        return f"the string {value[:40]!r}"
+    if isinstance(value, int | float):
+        return f"the number {value!r}"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "a table"
+    return f"{value!r}"
 
 
 def _clean(value: Any) -> Any:
@@ -90,10 +175,38 @@ class Checklist:
             raise ChecklistError(f"the checklist {self.path} is not valid TOML: {exc}") from None
         except OSError as exc:
             raise ChecklistError(f"cannot read the checklist {self.path}: {exc.strerror}") from None
-        if not isinstance(data.get("run"), dict) or not isinstance(data.get("steps", {}), dict):
+        except UnicodeDecodeError:
+            raise ChecklistError(f"the checklist {self.path} is not UTF-8 text") from None
+        if not isinstance(data.get("run"), dict):
             raise ChecklistError(f"{self.path} is not a cutover checklist (no [run] table)")
+        fmt = data.get("format", CHECKLIST_FORMAT)
+        if isinstance(fmt, int) and fmt > CHECKLIST_FORMAT:  # guard: checklist-format-version
+            raise ChecklistError(
+                f"the checklist {self.path} was written by a newer cutover (checklist format "
+                f"{fmt}; this one reads format {CHECKLIST_FORMAT} and older): upgrade cutover "
+                "to read or resume it"
+            )
+        problems = shape_problems(data)
+        if problems:  # guard: checklist-shape
+            raise ChecklistError(self._damaged(problems))
         self._cache = data
         return data
+
+    def _damaged(self, problems: list[tuple[tuple, str]]) -> str:
+        from .runbook import LineLocator  # late: needed only for this message
+
+        try:
+            locator = LineLocator(self.path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError):
+            locator = None
+        lines = []
+        for loc, message in problems[:10]:
+            line = f":{locator.line_of(loc)}" if locator else ""
+            dotted = ".".join(f'"{p}"' if "." in str(p) else str(p) for p in loc)
+            lines.append(f"  {self.path}{line}: {dotted}: {message}")
+        more = [f"  … and {len(problems) - 10} more"] if len(problems) > 10 else []
+        return "\n".join([f"the checklist {self.path} is damaged (edited by hand?) and cannot "
+                          "be used; fix these lines or restore it from a copy:", *lines, *more])
 
     @property
     def data(self) -> dict[str, Any]:
@@ -109,7 +222,7 @@ class Checklist:
                 handle.write(payload)
                 handle.flush()
                 os.fsync(handle.fileno())
-            os.replace(tmp, self.path)
+            os.replace(tmp, self.path)  # guard: checklist-atomic-rename
         except BaseException:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
@@ -123,17 +236,21 @@ class Checklist:
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[dict[str, Any]]:
-        """Lock, re-read, let the caller change the dict, write it back atomically."""
-        self.lock_path.parent.mkdir(parents=True, exist_ok=True)
+        """Lock, re-read, let the caller change the dict, write it back atomically. The caller
+        changes a copy: if the change or the write fails, what this object holds in memory is
+        still what the file holds."""
         try:
+            self.lock_path.parent.mkdir(parents=True, exist_ok=True)
             lock = self.lock_path.open("a+")
         except OSError as exc:
             raise ChecklistError(f"cannot lock the checklist {self.path}: {exc.strerror}") from None
         with lock:
-            fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+            fcntl.flock(lock.fileno(), fcntl.LOCK_EX)  # guard: checklist-lock
             try:
                 data = self.read() if self.path.exists() else {"run": {}, "steps": {}}
+                data = copy.deepcopy(data)  # guard: checklist-memory-equals-file
                 yield data
+                data["format"] = CHECKLIST_FORMAT
                 data["run"]["updated_at"] = iso(self.clock.time())
                 try:
                     self._write(data)
@@ -240,8 +357,8 @@ class Checklist:
         with self.transaction() as data:
             record = data.setdefault("steps", {}).setdefault(step_id, {"notes": []})
             runner = record.get("runner", "")
-            if record.get("state") == "running" and runner != _runner_id() and _runner_alive(
-                    runner):
+            held = record.get("state") == "running" and runner != _runner_id()
+            if held and _runner_alive(runner):  # guard: step-claim-other-operator
                 raise ChecklistError(
                     f"step {step_id} is being run by {record.get('operator')} ({runner})"
                 )

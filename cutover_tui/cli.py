@@ -24,7 +24,9 @@ def _overrides(hosts: tuple[str, ...], variables: tuple[str, ...]):
 
 
 def _fail(exc: CutoverError) -> None:
-    click.echo(f"error: {exc}", err=True)
+    from .masking import Masker
+
+    click.echo(f"error: {Masker()(str(exc))}", err=True)
     sys.exit(1)
 
 
@@ -139,8 +141,12 @@ async def _run_headless(runbook: str, overrides, name: str, yes: bool, answers: 
     book = load_runbook(runbook, overrides)
     step_ids = phase_step_ids(book, phases, rollback)
     _check_skips(book, skips or {}, step_ids, headless=True)
-    operator = HeadlessOperator(name, yes=yes, answers=Answers.load(answers) if answers else None)
+    script = Answers.load(answers) if answers else None
+    if script is not None:
+        script.check_steps([step.id for _, step in book.steps()])
+    operator = HeadlessOperator(name, yes=yes, answers=script)
     session = open_session(book, operator, state=state, emit=printer(click.echo, verbose))
+    operator.say = lambda text: click.echo(session.engine.masker(text))  # questions, diffs
     try:
         _print_resume(session)
         ok = await run_steps(session, step_ids, click.echo, skips)

@@ -9,6 +9,9 @@ a verified backup. Rollback steps are never gated: they are for when things went
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import os
+import re
 import traceback
 from collections.abc import Callable
 from pathlib import Path
@@ -16,13 +19,19 @@ from typing import Any
 
 from .checklist import FINISHED, Checklist, tail
 from .clock import Clock, iso
-from .errors import CutoverError, GateClosed
+from .errors import ChecklistError, CutoverError, GateClosed
 from .events import OutputLine, PlanItem, StepEvent, StepFinished, StepStarted, Verdict
 from .masking import Masker
 from .operator import Operator
 from .runbook import Phase, Runbook
 from .steps import kind_module, plan_step
 from .steps.base import StepContext
+
+
+def day_of(step_id: str) -> int | None:
+    """The day of a step of a repeated phase (``7.1-health.d3`` → 3), None for the others."""
+    match = re.search(r"\.d(\d+)$", step_id)
+    return int(match.group(1)) if match else None
 
 
 def mask_tree(value: Any, masker: Masker) -> Any:
@@ -71,15 +80,32 @@ class Engine:
             text = f"{event.step_id} {event.state}: {event.verdict.summary}"
         else:
             return
-        with self.event_log.open("a") as handle:  # type: ignore[union-attr]
-            handle.write(f"{iso(self.clock.time())} {self.masker(text)}\n")
+        self._append_log(f"{iso(self.clock.time())} {self.masker(text)}\n")
 
     def _log_crash(self, step_id: str, text: str) -> None:
         """A step kind's bug: keep the traceback for developers in the run's log, off screen."""
         if self.event_log is not None:
-            with self.event_log.open("a") as handle:
-                handle.write(f"{iso(self.clock.time())} {step_id} internal error:\n"
+            self._append_log(f"{iso(self.clock.time())} {step_id} internal error:\n"
                              f"{self.masker(text)}\n")
+
+    def _append_log(self, text: str) -> None:
+        """Append to the run's log, which only its owner may read (0600, like the checklist;
+        a log an older version left readable is made private too). A log that cannot be
+        written ends the run with a sentence (``ChecklistError``), never a traceback."""
+        try:
+            fd = os.open(self.event_log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            with os.fdopen(fd, "a") as handle:
+                os.fchmod(fd, 0o600)  # guard: log-file-mode
+                handle.write(text)
+        except OSError as exc:
+            raise ChecklistError(  # guard: log-write-sentence
+                f"cannot write the run's log {self.event_log}: {exc.strerror or exc}; the run "
+                "stops here (the checklist keeps every step recorded so far)") from None
+
+    def check_log(self) -> None:
+        """Before anything runs: the run's log can be written (it is created if need be)."""
+        if self.event_log is not None:
+            self._append_log("")  # guard: log-checked-before-run
 
     def droplets(self) -> Any:
         if self._droplets is None:
@@ -127,8 +153,25 @@ class Engine:
             from .steps.backup import backup_gate
 
             reason = backup_gate(data, self.book, recheck_file=False)
-            if reason:
+            if reason:  # guard: requires-backup-gate
                 return f"phase {phase.id} needs a verified backup first: {reason}"
+        return None
+
+    def day_gate(self, phase: Phase, step: Any) -> str | None:
+        """In a repeated phase (the monitoring week), day N's steps wait until day N has been
+        reached: every wait step of days up to N finished. Steps run ``once`` come after the
+        last day. So a day-7 check cannot be run on day 1."""
+        if not phase.repeat:
+            return None
+        day = day_of(step.id)
+        last = phase.repeat if day is None else day
+        for other in phase.steps:
+            other_day = day_of(other.id)
+            if other.kind != "wait" or other is step or other_day is None or other_day > last:
+                continue
+            if self.state(other.id) not in FINISHED:  # guard: day-order
+                return (f"day {other_day} of phase {phase.id} has not been reached: its wait "
+                        f"{other.id} has not finished")
         return None
 
     def next_step(self, include_rollback: bool = False) -> Any | None:
@@ -145,7 +188,7 @@ class Engine:
         step = self.book.step(step_id)
         phase = self.book.phase_of(step_id)
         self.checklist.read()  # another operator may have moved on since we last looked
-        reason = self.phase_gate(phase)
+        reason = self.phase_gate(phase) or self.day_gate(phase, step)
         if reason:
             raise GateClosed(reason)
         plan = self.plan(step)
@@ -169,15 +212,17 @@ class Engine:
             self._log_crash(step_id, traceback.format_exc())
             verdict = Verdict(False, f"internal error in the {step.kind} step "
                                      f"({type(exc).__name__}: {exc}); the run record is intact")
-        self._record(step_id, verdict)
-        return verdict
+        # Callers (the headless runner, the wizard) only ever see the masked verdict.
+        return self._record(step_id, verdict)
 
-    def _record(self, step_id: str, verdict: Verdict) -> None:
+    def _record(self, step_id: str, verdict: Verdict) -> Verdict:
         masked = Verdict(
             ok=verdict.ok, summary=self.masker(verdict.summary),
             command=self.masker(verdict.command), exit_status=verdict.exit_status,
-            output=self.masker(tail(verdict.output)),
+            output=tail(self.masker(verdict.output)),  # whole: a tail may start inside a key
             evidence=mask_tree(verdict.evidence, self.masker), state=verdict.state,
+            checks=[dataclasses.replace(c, problem=self.masker(c.problem))
+                    for c in verdict.checks],
         )
         self.checklist.update_step(
             step_id, state=masked.final_state, finished_at=iso(self.clock.time()),
@@ -185,6 +230,7 @@ class Engine:
             output=masked.output, evidence=masked.evidence, runner=None,
         )
         self.emit(StepFinished(step_id, masked.final_state, masked))
+        return masked
 
     def skip(self, step_id: str, reason: str) -> None:
         if not reason.strip():

@@ -12,7 +12,8 @@ import difflib
 import hashlib
 import io
 import re
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 
 from dotenv.parser import parse_stream
 
@@ -71,8 +72,10 @@ class EnvFile:
         entries = list(self.entries)
         if index is None:
             text = self.render()
-            prefix = "" if not text or text.endswith("\n") else "\n"
-            new_text = f"{prefix}{key}={_quote(value, None)}\n"
+            newline = "\n"
+            newline = _line_ending(text) or newline  # guard: env-keep-eol
+            prefix = "" if not text or text.endswith("\n") else newline
+            new_text = f"{prefix}{key}={_quote(value, None)}{newline}"
             line = (entries[-1].line + entries[-1].text.count("\n")) if entries else 1
             entries.append(EnvEntry(new_text, key, value, False, line))
         else:
@@ -121,10 +124,19 @@ def _quote(value: str, quote: str | None) -> str:
     return f'"{escaped}"'
 
 
+def _line_ending(text: str) -> str | None:
+    """The file's line ending: CRLF where most lines end so, LF otherwise; None without any."""
+    crlf, lf = text.count("\r\n"), text.count("\n")
+    if not lf:
+        return None
+    return "\r\n" if crlf > lf - crlf else "\n"
+
+
 def _rewrite(text: str, key: str, value: str) -> str:
     match = _ASSIGN.match(text)
     if not match:
-        return f"{key}={_quote(value, None)}\n"
+        ending = text[len(text.rstrip("\r\n")):] or "\n"  # the line's own ending, kept
+        return f"{key}={_quote(value, None)}{ending}"
     quote, _, trailing = _split_rest(match.group("rest"))
     return (f"{match.group('lead')}{match.group('export') or ''}{key}{match.group('sep')}"
             f"{_quote(value, quote)}{trailing}{match.group('nl') or ''}")
@@ -169,6 +181,12 @@ class EnvDiff:
     @property
     def changed(self) -> bool:
         return any(row.tag != "equal" for row in self.rows)
+
+    def mask(self, masker: Callable[[str], str]) -> None:
+        """Apply the run's masker (values it learnt: each line of a multi-line secret too) to
+        every shown line, on top of the per-line masking."""
+        self.rows = [replace(row, left=masker(row.left), right=masker(row.right))
+                     for row in self.rows]
 
     def unified_lines(self) -> list[str]:
         out = []

@@ -33,7 +33,7 @@ def _is_loopback(host: str) -> bool:
 
 def ensure_allowed(host: str, what: str) -> None:
     """Raise if the loopback-only switch is on and ``host`` is not a loopback address."""
-    if loopback_only() and not _is_loopback(host):
+    if loopback_only() and not _is_loopback(host):  # guard: loopback-guard
         raise NetworkPolicyError(
             f"refusing to connect to {host} for {what}: {ENV_SWITCH} is set and "
             "only loopback addresses (127.0.0.0/8, ::1) are allowed"

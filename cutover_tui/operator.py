@@ -42,33 +42,115 @@ class Answers:
         "4.1" = "Announced in #ops at 10:02"
         [host_keys]
         trust_unknown = false
+
+    The file is checked as strictly as a runbook, each problem with its ``file:line``: a
+    confirmation is a TOML boolean (``"no"`` is a string, not a no), typed names and texts are
+    strings, and a table or key the file may not have is an error, not ignored. Step ids are
+    checked against the runbook by ``check_steps``.
     """
 
     confirm: dict[str, bool] = field(default_factory=dict)
     typed: dict[str, str] = field(default_factory=dict)
     text: dict[str, str] = field(default_factory=dict)
     trust_unknown_host_keys: bool = False
+    path: str = ""
+    lines: dict[tuple, int] = field(default_factory=dict, repr=False)
 
     @classmethod
     def load(cls, path: str | Path) -> Answers:
+        from .runbook import LineLocator  # late: the runbook models are not needed otherwise
+        from .tomlerrors import toml_error
+
         try:
-            data = tomllib.loads(Path(path).read_text())
+            source = Path(path).read_text(encoding="utf-8")
         except OSError as exc:
             raise ConfigError(f"cannot read the answers file {path}: {exc.strerror}") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"the answers file {path} is not valid TOML: {exc}") from None
+        except UnicodeDecodeError:
+            raise ConfigError(f"{path}: the answers file is not UTF-8 text") from None
         try:
-            return cls(
-                confirm={str(k): bool(v) for k, v in data.get("confirm", {}).items()},
-                typed={str(k): str(v) for k, v in data.get("typed", {}).items()},
-                text={str(k): str(v) for k, v in data.get("text", {}).items()},
-                trust_unknown_host_keys=bool(data.get("host_keys", {}).get("trust_unknown")),
-            )
-        except AttributeError:
-            raise ConfigError(
-                f"the answers file {path} must have tables [confirm], [typed], [text], "
-                "[host_keys]"
-            ) from None
+            data = tomllib.loads(source)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(toml_error(path, source, exc, "the answers file")) from None
+        locator = LineLocator(source)
+        problems: list[str] = []
+
+        def problem(loc: tuple, message: str) -> None:
+            problems.append(f"{path}:{locator.line_of(loc)}: {_dotted(loc)}: {message}")
+
+        tables: dict[str, dict[str, Any]] = {}
+        for name, value in data.items():
+            if name not in ANSWER_TABLES:  # guard: answers-unknown-table
+                problem((name,), "unknown table; an answers file has the tables "
+                        f"{', '.join(f'[{t}]' for t in ANSWER_TABLES)}")
+            elif not isinstance(value, dict):
+                problem((name,), f"expected a table [{name}], got {_kind(value)}")
+            else:
+                tables[name] = value
+        confirm = tables.get("confirm", {})
+        typed = tables.get("typed", {})
+        text = tables.get("text", {})
+        host_keys = tables.get("host_keys", {})
+        for key, value in confirm.items():
+            if not isinstance(value, bool):  # guard: answers-strict-bool
+                problem(("confirm", key), f"expected true or false, got {_kind(value)}"
+                        f"{' (write it without quotes)' if isinstance(value, str) else ''}")
+        for table, values in (("typed", typed), ("text", text)):
+            for key, value in values.items():
+                if not isinstance(value, str):  # guard: answers-typed-string
+                    problem((table, key), f"expected a string, got {_kind(value)}")
+        for key, value in host_keys.items():
+            if key != "trust_unknown":  # guard: answers-unknown-key
+                problem(("host_keys", key), "unknown key; [host_keys] has only trust_unknown")
+            elif not isinstance(value, bool):  # guard: answers-strict-bool-host-keys
+                problem(("host_keys", key), f"expected true or false, got {_kind(value)}")
+        if problems:
+            raise ConfigError(_problems_sentence(path, problems))
+        return cls(
+            confirm=dict(confirm), typed=dict(typed), text=dict(text),
+            trust_unknown_host_keys=host_keys.get("trust_unknown") is True,
+            path=str(path),
+            lines={loc: locator.line_of(loc) for table in ("confirm", "typed", "text")
+                   for loc in [(table, key) for key in tables.get(table, {})]},
+        )
+
+    def check_steps(self, step_ids: Sequence[str]) -> None:
+        """Every step id the file answers for is a step of the runbook (a misspelt id would
+        leave the step to the default answer); ``confirm.default`` is not a step."""
+        known = set(step_ids)
+        problems = []
+        for loc, line in self.lines.items():
+            answerable = known | {"default"} if loc[0] == "confirm" else known
+            if loc[1] not in answerable:  # guard: answers-unknown-step
+                problems.append(f"{self.path}:{line}: {_dotted(loc)}: no step {loc[1]!r} in "
+                                "the runbook")
+        if problems:
+            raise ConfigError(_problems_sentence(self.path, problems))
+
+
+ANSWER_TABLES = ("confirm", "typed", "text", "host_keys")
+
+
+def _dotted(loc: tuple) -> str:
+    return ".".join(f'"{part}"' if "." in part or " " in part else part for part in loc)
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return f"the boolean {str(value).lower()}"
+    if isinstance(value, str):
+        return f"the string {value!r}"
+    if isinstance(value, int | float):
+        return f"the number {value!r}"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "a table"
+    return f"{value!r}"
+
+
+def _problems_sentence(path: Any, problems: list[str]) -> str:
+    head = f"the answers file {path} has {len(problems)} problem(s):"
+    return "\n".join([head, *(f"  {p}" for p in problems)])
 
 
 class HeadlessOperator:

@@ -65,7 +65,42 @@ def render() -> str:
         "`vars`, or `{hosts.NAME.address|user|port|droplet}`); `${SHELL_VAR}` is left to the "
         "shell and `{{`/`}}` write braces. An unknown variable is a load error.",
         "",
-        "Top level: `services = [...]` (the app's systemd units), `[variables]` (name = value).",
+        "Top level: `services = [...]` (the app's systemd units), `[variables]` (name = value), "
+        "`shell_variables = [...]` (names of variables whose value is shell text, below).",
+        "",
+        "## Variables in shell commands",
+        "",
+        "In the `command` of an `ssh` or `local` step, a `{variable}` is inserted as data: its "
+        "value is quoted for the place where it stands — unquoted, inside `'...'`, `\"...\"`, "
+        "`$'...'`, `$(...)` or backticks — so that the shell reads it back as exactly that "
+        "text, whatever it holds (`$(...)`, `;`, quotes, spaces). A value made only of "
+        "letters, digits and `@%+=:,./-` is written as it is; a value starting with `~/` keeps "
+        "the `~/` outside the quotes, so it still means the home directory. Inside a "
+        "here-document the shell does not read quotes: pass such a value through a shell "
+        "variable instead.",
+        "",
+        "A variable whose value is itself shell text — a command with its arguments, such as "
+        "`test_command = \"npm test\"` — is named in the top-level `shell_variables` array "
+        "(`shell_variables = [\"test_command\"]`) and is inserted as written, here and from "
+        "`--var` alike: mark only values the runbook's author or operator writes, never one "
+        "that comes from a host. Each name must be a variable of `[variables]` or of a host's "
+        "`vars`. Other fields (URLs, paths, `.env` values, instructions) are not shell text "
+        "and are inserted as written; the step kinds quote what they pass to a shell "
+        "themselves.",
+        "",
+        "Host `address`, `user` and `port` are checked strictly, because they reach the `ssh` "
+        "command line and, through `{hosts.NAME.address}`, commands: an address is a host name "
+        "(letters, digits, `-` and `_` in dot-separated labels, none starting with `-`), an "
+        "IPv4 or an IPv6 address; a user is a letter or `_` then letters, digits, `_`, `.` or "
+        "`-` (at most 32); a port is a number from 1 to 65535. `--host` is checked the same "
+        "way (an IPv6 address in brackets: `--host new=root@[2001:db8::5]:22`).",
+        "",
+        "Bounds: a duration is at most 366 days (`366d`); a phase `repeat`s at most 366 "
+        "times. A regex (`expect_regex`, `reject_regex`, `number`, `threshold`) must compile "
+        "when the runbook loads (the `regex` package's syntax, which is Python's `re` "
+        "syntax); a `number` or `threshold` regex needs a capturing group around the count. "
+        "At run time each match is bounded in time (2 s on a step's output) and runs in a "
+        "worker thread; a regex that does not finish fails its check with that reason.",
         "",
     ]
     for title, model, text in SECTIONS:

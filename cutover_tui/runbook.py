@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import ipaddress
 import re
 import tomllib
 from pathlib import Path
@@ -17,24 +18,25 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from .credentials import TOOL_CREDENTIALS
 from .durations import parse_duration
 from .errors import RunbookError
-from .templating import render_tree
+from .patterns import compile_pattern
+from .templating import render_shell, render_tree
+from .tomlerrors import toml_error
 
 
 class Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-def _compile(value: str) -> re.Pattern[str]:
-    try:
-        return re.compile(value, re.MULTILINE)
-    except re.error as exc:
-        raise ValueError(f"not a valid regular expression: {exc}") from None
+def _compile(value: str) -> Any:
+    """Compiled with the engine the steps match with (``patterns``); ValueError if invalid."""
+    return compile_pattern(value)
 
 
 def _valid_regex(value: str) -> str:
-    _compile(value)
+    _compile(value)  # guard: regex-compiles-at-load
     return value
 
 
@@ -46,6 +48,29 @@ def _valid_duration(value: str) -> str:
 Regex = Annotated[str, AfterValidator(_valid_regex)]
 Duration = Annotated[str, AfterValidator(_valid_duration)]
 
+# A repeated phase runs its steps at most this many times (a day each: one year).
+MAX_REPEAT = 366
+
+# Host fields that reach a command line (ssh's, and the shell's through {hosts.NAME.*}).
+_HOSTNAME = re.compile(r"(?=.{1,253}\.?$)[A-Za-z0-9](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?"
+                       r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?)*\.?")
+_USER = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,31}")
+
+
+def valid_address(value: str) -> bool:
+    """A host name (letters, digits, '-' and '_' in dot-separated labels, none starting with
+    '-'), an IPv4 or an IPv6 address."""
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return bool(_HOSTNAME.fullmatch(value))
+    return True
+
+
+def valid_user(value: str) -> bool:
+    """A login name: a letter or '_', then letters, digits, '_', '.', '-' (at most 32)."""
+    return bool(_USER.fullmatch(value))
+
 
 # ---------------------------------------------------------------------------- hosts and checks
 
@@ -53,9 +78,9 @@ Duration = Annotated[str, AfterValidator(_valid_duration)]
 class Host(Model):
     """A machine the runbook talks to over SSH (and, with ``droplet``, through the DO API)."""
 
-    address: str = Field(description="IPv4 address or DNS name")
-    user: str = Field("root", description="SSH login user")
-    port: int = Field(22, ge=1, le=65535, description="SSH port")
+    address: str = Field(description="host name, IPv4 or IPv6 address")
+    user: str = Field("root", description="SSH login user: letters, digits, '_', '.', '-'")
+    port: int = Field(22, ge=1, le=65535, strict=True, description="SSH port (a number)")
     ssh_key: str | None = Field(None, description="private key file; default: agent and ~/.ssh")
     known_hosts: str | None = Field(None, description="known_hosts file; default ~/.ssh/known_hosts")
     droplet: str | None = Field(None, description="DigitalOcean droplet name of this host")
@@ -63,6 +88,21 @@ class Host(Model):
     vars: dict[str, str | int | float] = Field(
         default_factory=dict, description="variables whose value differs on this host"
     )
+
+    @field_validator("address")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        if not valid_address(value):  # guard: host-address-strict
+            raise ValueError("expected a host name, an IPv4 or an IPv6 address")
+        return value
+
+    @field_validator("user")
+    @classmethod
+    def _user(cls, value: str) -> str:
+        if not valid_user(value):  # guard: host-user-strict
+            raise ValueError("expected a user name: a letter or '_', then letters, digits, "
+                             "'_', '.' or '-' (at most 32)")
+        return value
 
 
 class HealthEndpoint(Model):
@@ -88,7 +128,7 @@ class NumberCheck(Model):
     def _compiles(cls, value: str) -> str:
         pattern = _compile(value)
         if pattern.groups < 1:
-            raise ValueError("the regex needs one capturing group around the number")
+            raise ValueError("expected a regex with a capturing group around the number")
         return value
 
 
@@ -98,6 +138,14 @@ class PassThreshold(Model):
     regex: Regex = Field(description="first group: passed count; optional second: total")
     min_passed: int = Field(ge=0)
     of: int | None = Field(None, description="expected total, for the record")
+
+    @field_validator("regex")
+    @classmethod
+    def _captures(cls, value: str) -> str:
+        if _compile(value).groups < 1:  # guard: threshold-capture-group
+            raise ValueError("expected a regex with a capturing group around the passed "
+                             "count, e.g. '(\\d+) passed'")
+        return value
 
 
 class RowCount(Model):
@@ -185,9 +233,22 @@ class LocalStep(StepBase):
     command: str
     cwd: str | None = None
     env: dict[str, str] = Field(default_factory=dict)
+    pass_env: list[str] = Field(default_factory=list, description=(
+        "credentials the tool holds that this command may see; by default it gets none of "
+        f"{', '.join(TOOL_CREDENTIALS)}"))
     expect_exit: int | None = 0
     threshold: PassThreshold | None = None
     timeout: float = Field(1800, gt=0)
+
+    @field_validator("pass_env")
+    @classmethod
+    def _passable(cls, value: list[str]) -> list[str]:
+        for name in value:
+            if name not in TOOL_CREDENTIALS:
+                raise ValueError(f"{name!r} is not a credential the tool withholds (one of "
+                                 f"{', '.join(TOOL_CREDENTIALS)}); every other variable is "
+                                 "passed anyway")
+        return value
 
 
 class ManualStep(StepBase):
@@ -300,6 +361,9 @@ STEP_KINDS = (
 )
 
 
+# Kinds whose `command` is shell text: its {var} values are quoted where they stand.
+SHELL_KINDS = ("ssh", "local")
+
 # Kinds that change something every time they run; `changes = false` on them is a load error.
 ALWAYS_CHANGES = ("env_edit", "env_restore", "backup", "droplet_power", "droplet_destroy",
                   "repo_edit")
@@ -318,8 +382,16 @@ class Phase(Model):
     duration: Duration = Field("0s", description="planned duration, from the seed's timeline")
     success_criteria: list[str] = Field(default_factory=list)
     requires_backup: bool = Field(False, description="needs a verified backup before it starts")
-    repeat: int | None = Field(None, ge=1, description="run the steps this many times ({day})")
+    repeat: int | None = Field(None, ge=1, description="run the steps this many times ({day}), "
+                               f"at most {MAX_REPEAT}")
     steps: list[Step] = Field(default_factory=list)
+
+    @field_validator("repeat")
+    @classmethod
+    def _repeat_bound(cls, value: int | None) -> int | None:
+        if value is not None and value > MAX_REPEAT:  # guard: repeat-bound
+            raise ValueError(f"expected at most {MAX_REPEAT} repeats (a day each: one year)")
+        return value
 
 
 class RedFlag(Model):
@@ -340,6 +412,7 @@ class Meta(Model):
 class Runbook(Model):
     runbook: Meta
     variables: dict[str, str | int | float] = Field(default_factory=dict)
+    shell_variables: list[str] = Field(default_factory=list)
     hosts: dict[str, Host] = Field(min_length=1)
     services: list[str] = Field(default_factory=list)
     health: list[HealthEndpoint] = Field(default_factory=list)
@@ -388,10 +461,21 @@ class Overrides(Model):
 
     @staticmethod
     def parse_host(text: str) -> tuple[str, dict[str, Any]]:
-        m = re.fullmatch(r"([A-Za-z0-9_-]+)=(?:([^@\s]+)@)?([^:@\s]+)(?::(\d+))?", text)
+        m = re.fullmatch(r"([A-Za-z0-9_-]+)=(?:([^@\s]+)@)?(?:\[([^\]\s]+)\]|([^:@\s]+))"
+                         r"(?::(\d+))?", text)
         if not m:
-            raise ValueError(f"--host {text!r}: write NAME=[user@]ADDRESS[:PORT]")
-        name, user, address, port = m.groups()
+            raise ValueError(f"--host {text!r}: write NAME=[user@]ADDRESS[:PORT] "
+                             "(an IPv6 address in brackets: NAME=[::1]:22)")
+        name, user, bracketed, address, port = m.groups()
+        address = bracketed or address
+        if not valid_address(address):
+            raise ValueError(f"--host {text!r}: {address!r} is not a host name, an IPv4 or an "
+                             "IPv6 address")
+        if user is not None and not valid_user(user):
+            raise ValueError(f"--host {text!r}: {user!r} is not a user name (a letter or '_', "
+                             "then letters, digits, '_', '.' or '-')")
+        if port is not None and not 1 <= int(port) <= 65535:
+            raise ValueError(f"--host {text!r}: the port must be 1 to 65535")
         fields: dict[str, Any] = {"address": address}
         if user:
             fields["user"] = user
@@ -435,11 +519,11 @@ def load_runbook(path: str | Path, overrides: Overrides | None = None) -> Runboo
     except UnicodeDecodeError:
         raise RunbookError(str(path), [f"{path}: not UTF-8 text"]) from None
     except tomllib.TOMLDecodeError as exc:
-        line = re.search(r"line (\d+)", str(exc))
-        where = f"{path}:{line.group(1)}" if line else str(path)
-        raise RunbookError(str(path), [f"{where}: not valid TOML: {exc}"]) from None
+        raise RunbookError(str(path), [toml_error(path, text, exc, "the runbook")]) from None
     locator = LineLocator(text)
-    problems: list[str] = []
+    problems = _shape_problems(data, locator, path)
+    if problems:
+        raise RunbookError(str(path), problems)
     data = _apply_overrides(data, overrides or Overrides(), problems, path)
     data = _expand_repeats(data)
     data = _render_templates(data, locator, problems, path)
@@ -457,8 +541,64 @@ def load_runbook(path: str | Path, overrides: Overrides | None = None) -> Runboo
     return book
 
 
+_TABLE = "a table"
+_ARRAY_OF_TABLES = "an array of tables"
+
+
+def _shape_problems(data: dict, locator: LineLocator, path: Path) -> list[str]:
+    """The containers the loader walks before validation (to apply overrides, expand repeats
+    and render templates) must be what they say: a scalar where a table or an array belongs is
+    reported here, with its line, not met later as a crash or silently ignored."""
+    problems: list[str] = []
+
+    def expect(loc: tuple, value: Any, kind: type, what: str) -> bool:
+        if isinstance(value, kind):
+            return True
+        problems.append(f"{path}:{locator.line_of(loc)}: {_dotted(loc)}: expected {what}, "
+                        f"got {_toml_type(value)} {value!r}")
+        return False
+
+    if "variables" in data and not isinstance(data["variables"], dict):  # guard: variables-table
+        expect(("variables",), data["variables"], dict, "a table of name = value ([variables])")
+    if "shell_variables" in data:
+        expect(("shell_variables",), data["shell_variables"], list,
+               "an array of variable names, e.g. [\"test_command\"]")
+    if "hosts" in data and expect(("hosts",), data["hosts"], dict, "a table of [hosts.NAME]"):
+        for name, host in data["hosts"].items():
+            if expect(("hosts", name), host, dict, f"a table [hosts.{name}]") and "vars" in host:
+                expect(("hosts", name, "vars"), host["vars"], dict, "a table of name = value")
+    phases = [(("phases", i), phase) for i, phase in enumerate(data.get("phases") or [])] \
+        if expect(("phases",), data.get("phases", []), list, f"{_ARRAY_OF_TABLES} [[phases]]") \
+        else []
+    if "rollback" in data and expect(("rollback",), data["rollback"], dict, "a table [rollback]"):
+        phases.append((("rollback",), data["rollback"]))
+    for loc, phase in phases:
+        if not expect(loc, phase, dict, _TABLE) or "steps" not in phase:
+            continue
+        if expect((*loc, "steps"), phase["steps"], list,  # guard: steps-array
+                  f"{_ARRAY_OF_TABLES} [[{_dotted(loc[:1])}.steps]]"):
+            for index, step in enumerate(phase["steps"]):
+                expect((*loc, "steps", index), step, dict, _TABLE)
+    return problems
+
+
+def _toml_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "a table"
+    return "a date or time"
+
+
 def _apply_overrides(data: dict, overrides: Overrides, problems: list[str], path: Path) -> dict:
     data = copy.deepcopy(data)
+    data["variables"] = {**_table(data.get("variables")), **overrides.variables}
     hosts = data.get("hosts")
     if not isinstance(hosts, dict):
         return data
@@ -475,21 +615,20 @@ def _apply_overrides(data: dict, overrides: Overrides, problems: list[str], path
             problems.append(f"--var {name}.KEY=...: the runbook has no host {name!r}")
             continue
         hosts[name].setdefault("vars", {}).update(extra)
-    if isinstance(data.get("variables"), dict):
-        data["variables"].update(overrides.variables)
-    else:
-        data["variables"] = dict(overrides.variables)
     return data
 
 
 def _expand_repeats(data: dict) -> dict:
     """A phase with ``repeat = N`` gets its steps N times, ids suffixed ``.dK``, ``{day}`` = K."""
-    for phase in data.get("phases") or []:
+    phases = data.get("phases") if isinstance(data.get("phases"), list) else []
+    for phase in phases:
         if not isinstance(phase, dict) or not isinstance(phase.get("repeat"), int):
             continue
-        template = phase.get("steps") or []
+        # Past the bound, one day is rendered (so that {day} is known): validation refuses it.
+        days = phase["repeat"] if phase["repeat"] <= MAX_REPEAT else 1
+        template = phase.get("steps") if isinstance(phase.get("steps"), list) else []
         expanded = []
-        for day in range(1, phase["repeat"] + 1):
+        for day in range(1, days + 1):
             for template_index, step in enumerate(template):
                 if isinstance(step, dict) and step.get("once"):
                     continue
@@ -508,9 +647,13 @@ def _expand_repeats(data: dict) -> dict:
     return data
 
 
+def _table(value: Any) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
 def _host_variables(data: dict, host_name: str | None) -> dict[str, str]:
-    variables = {k: str(v) for k, v in (data.get("variables") or {}).items()}
-    hosts = data.get("hosts") or {}
+    variables = {k: str(v) for k, v in _table(data.get("variables")).items()}
+    hosts = _table(data.get("hosts"))
     for name, host in hosts.items():
         if not isinstance(host, dict):
             continue
@@ -519,10 +662,10 @@ def _host_variables(data: dict, host_name: str | None) -> dict[str, str]:
                 variables[f"hosts.{name}.{key}"] = str(host[key])
         variables.setdefault(f"hosts.{name}.port", "22")
         variables.setdefault(f"hosts.{name}.user", "root")
-        for key, value in (host.get("vars") or {}).items():
+        for key, value in _table(host.get("vars")).items():
             variables[f"hosts.{name}.{key}"] = str(value)
     if host_name and isinstance(hosts.get(host_name), dict):
-        for key, value in (hosts[host_name].get("vars") or {}).items():
+        for key, value in _table(hosts[host_name].get("vars")).items():
             variables[key] = str(value)
         variables["host"] = str(hosts[host_name].get("address", ""))
     return variables
@@ -535,6 +678,21 @@ def _render_templates(data: dict, locator: LineLocator, problems: list[str], pat
             f"{path}:{locator.line_of(where)}: {_dotted(where)}: unknown variable {{{name}}}; "
             f"define it under [variables] or the host's vars (variables: {shown})"
         )
+
+    shell_text = frozenset(name for name in data.get("shell_variables") or []
+                           if isinstance(name, str))
+
+    def render_step(step: dict, known: dict[str, str], where: tuple) -> dict:
+        """Every string rendered; a shell command's values quoted for where they stand."""
+        out = {}
+        for key, value in step.items():
+            if key == "command" and step.get("kind") in SHELL_KINDS and isinstance(value, str):
+                out[key] = render_shell(value, known, lambda n: unknown((*where, "command"), n,
+                                                                        known), shell_text)
+            else:
+                out[key] = render_tree(value, known, lambda w, n: unknown(w, n, known),
+                                       (*where, key))
+        return out
 
     def render_phase(phase: Any, where: tuple) -> Any:
         if not isinstance(phase, dict):
@@ -551,9 +709,7 @@ def _render_templates(data: dict, locator: LineLocator, problems: list[str], pat
                 known["day"] = str(step["_day"])
             source_index = step.pop("_template_index", index)
             step.pop("_day", None)
-            step_where = (*where, "steps", source_index)
-            steps.append(render_tree(step, known, lambda w, n, k=known: unknown(w, n, k),
-                                     step_where))
+            steps.append(render_step(step, known, (*where, "steps", source_index)))
         if "steps" in phase:
             out["steps"] = steps
         return out
@@ -637,6 +793,11 @@ def _cross_check(book: Runbook, locator: LineLocator, path: Path) -> list[str]:
     if book.rollback:
         for si, step in enumerate(book.rollback.steps):
             located.append((("rollback", "steps", si), step))
+    defined = set(book.variables) | {name for host in book.hosts.values() for name in host.vars}
+    for index, name in enumerate(book.shell_variables):
+        if name not in defined:
+            problem(("shell_variables", index), f"expected the name of a variable; {name!r} is "
+                    "not in [variables] nor in any host's vars")
     for loc, step in located:
         if step.id in seen:
             problem((*loc, "id"), f"step id {step.id!r} is used twice")

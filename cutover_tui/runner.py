@@ -53,9 +53,9 @@ async def run_steps(session: Session, step_ids: Iterable[str],
         try:
             verdict = await engine.run_step(step_id)
         except CutoverError as exc:
-            out(f"  ✗ {step_id:<14} {'blocked':<8} {step.title}: {exc}")
+            out(f"  ✗ {step_id:<14} {'blocked':<8} {step.title}: {engine.masker(str(exc))}")
             return False
-        state = verdict.final_state
+        state = verdict.final_state  # the verdict is the masked one the engine recorded
         out(f"  {GLYPH.get(state, '?')} {step_id:<14} {state:<8} {step.title}: {verdict.summary}")
         if state not in FINISHED:
             ok = False

@@ -36,3 +36,132 @@ def render_tree(value: Any, variables: Mapping[str, str],
     if isinstance(value, list):
         return [render_tree(v, variables, on_unknown, (*path, i)) for i, v in enumerate(value)]
     return value
+
+
+# ---------------------------------------------------------------------------- shell commands
+#
+# A ``{var}`` inside a shell command (the ``command`` of an ``ssh`` or ``local`` step) is
+# inserted as data: quoted for the place in the command where it stands, so that whatever the
+# value holds (``$(…)``, ``;``, quotes, spaces) reaches the program as one literal word or part
+# of one. A variable the runbook lists in ``shell_variables`` is shell text (``npm test``) and
+# goes in as written. Where a ``{var}`` stands is found by following the shell's quoting through
+# the command: unquoted, inside '…', "…", $'…', $(…) and `…`.
+
+_SAFE_WORD = re.compile(r"[A-Za-z0-9_@%+=:,./-]+")
+
+PLAIN, SINGLE, DOUBLE, ANSI_C, SUBST, BACKTICK = (
+    "plain", "single", "double", "ansi-c", "subst", "backtick")
+
+
+def quote_word(value: str) -> str:
+    """``value`` as shell words that the shell turns back into exactly ``value``; a leading
+    ``~/`` (a path in the home directory) is kept outside the quotes so that it still expands."""
+    if value in ("~", "~/"):
+        return value
+    if value.startswith("~/"):
+        return "~/" + quote_word(value[2:])
+    if _SAFE_WORD.fullmatch(value):
+        return value
+    return "'" + value.replace("'", "'\"'\"'") + "'"
+
+
+def quote_for(context: str, value: str) -> str:
+    """``value`` written so that, at a place of the command in ``context``, the shell reads it
+    back as the literal text ``value``."""
+    if context == SINGLE:
+        return value.replace("'", "'\\''")
+    if context == DOUBLE:
+        return re.sub(r'([\\"$`])', r"\\\1", value)
+    if context == ANSI_C:
+        return value.replace("\\", "\\\\").replace("'", "\\'")
+    return quote_word(value)
+
+
+class ShellContext:
+    """Follows the shell's quoting, one piece of command text at a time."""
+
+    def __init__(self) -> None:
+        self.stack: list[list] = [[PLAIN, 0]]  # [context, open parentheses inside a $(…)]
+        self.escaped = False
+
+    @property
+    def context(self) -> str:
+        return self.stack[-1][0]
+
+    def feed(self, text: str) -> None:
+        i = 0
+        while i < len(text):
+            char, after = text[i], text[i + 1:i + 2]
+            frame = self.stack[-1]
+            context = frame[0]
+            i += 1
+            if self.escaped:
+                self.escaped = False
+                continue
+            if context == SINGLE:
+                if char == "'":
+                    self.stack.pop()
+                continue
+            if char == "\\":
+                self.escaped = True
+                continue
+            if context == ANSI_C:
+                if char == "'":
+                    self.stack.pop()
+                continue
+            if char == "$" and after == "(":
+                self.stack.append([SUBST, 0])
+                i += 1
+            elif char == "`":
+                if context == BACKTICK:
+                    self.stack.pop()
+                else:
+                    self.stack.append([BACKTICK, 0])
+            elif context == DOUBLE:
+                if char == '"':
+                    self.stack.pop()
+            elif char == "$" and after == "'":
+                self.stack.append([ANSI_C, 0])
+                i += 1
+            elif char == "'":
+                self.stack.append([SINGLE, 0])
+            elif char == '"':
+                self.stack.append([DOUBLE, 0])
+            elif context == SUBST and char == "(":
+                frame[1] += 1
+            elif context == SUBST and char == ")":
+                if frame[1]:
+                    frame[1] -= 1
+                else:
+                    self.stack.pop()
+
+
+def render_shell(text: str, variables: Mapping[str, str], on_unknown: Callable[[str], None],
+                 shell_text: frozenset[str] | set[str] = frozenset()) -> str:
+    """Render a shell command: each value quoted for where it stands, except the names in
+    ``shell_text``, which are inserted as written (and followed as part of the command)."""
+    out: list[str] = []
+    shell = ShellContext()
+    position = 0
+    for m in _TOKEN.finditer(text):
+        literal = text[position:m.start()]
+        shell.feed(literal)
+        out.append(literal)
+        position = m.end()
+        token, name = m.group(0), m.group(1)
+        if token in ("{{", "}}"):
+            out.append(token[0])
+            shell.feed(token[0])
+            continue
+        if name not in variables:
+            on_unknown(name)
+            out.append(token)
+            continue
+        value = str(variables[name])
+        if name in shell_text:
+            shell.feed(value)
+        else:
+            value = quote_for(shell.context, value)  # guard: template-quoting
+        out.append(value)
+    out.append(text[position:])
+    return "".join(out)

@@ -21,11 +21,13 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import LoadingIndicator, Static
 from textual.worker import Worker, WorkerState
 
+from cutover_tui.aio import bounded
 from cutover_tui.checklist import FINISHED
 from cutover_tui.clock import parse_iso
 from cutover_tui.durations import format_duration
 from cutover_tui.errors import CutoverError
 from cutover_tui.events import OutputLine, Progress, StepEvent, StepFinished, StepStarted
+from cutover_tui.masking import Masker
 from cutover_tui.runbook import Runbook
 from cutover_tui.session import Session, open_session
 
@@ -316,7 +318,7 @@ class CutoverApp(App):
         async def services(host: str) -> None:
             units = " ".join(book.services)
             try:
-                result = await asyncio.wait_for(
+                result = await bounded(
                     pool.run(host, f"systemctl is-active {units}", timeout=3), 4)
                 states = dict(zip(book.services, result.output.split(), strict=False))
             except (CutoverError, TimeoutError) as exc:
@@ -367,8 +369,9 @@ class CutoverApp(App):
         try:
             await self.engine.run_step(step_id)
         except CutoverError as exc:
-            self.outputs.setdefault(step_id, []).append(f"not started: {exc}")
-            self.notify(f"Step {step_id} cannot start: {exc}", severity="warning", timeout=10)
+            reason = self.engine.masker(str(exc))
+            self.outputs.setdefault(step_id, []).append(f"not started: {reason}")
+            self.notify(f"Step {step_id} cannot start: {reason}", severity="warning", timeout=10)
         finally:
             self.running_step = None
             self._refresh()
@@ -556,6 +559,9 @@ class CutoverApp(App):
             message = str(error)
         else:
             message = f"internal error ({type(error).__name__}: {error}); the checklist is intact"
+        # Exceptions can carry what a command printed: mask them as everything else.
+        masker = self.session.engine.masker if self.session is not None else Masker()
+        message = masker(message)
         if event.worker.group == "start":
             self.exit(return_code=1, message=f"cutover could not start: {message}")
             return

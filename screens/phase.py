@@ -25,6 +25,10 @@ if TYPE_CHECKING:
 PREFLIGHT_ROW = "preflight"
 
 
+# How a step's state reads in the verdict pane: only failures are red.
+STATE_STYLES = {"done": "green", "running": "bold yellow", "skipped": "dim",
+                "failed": "bold red", "interrupted": "bold red"}
+
 class TopBar(Static):
     DEFAULT_CSS = """
     TopBar { height: 1; background: $primary-background; color: $text; padding: 0 1; }
@@ -180,9 +184,12 @@ class PhaseScreen(Screen):
             text.append(step.description.strip() + "\n", style="italic")
         state = record.get("state", "pending")
         if state != "pending":
-            text.append(f"{state.upper()}", style="green" if state == "done" else "bold red")
+            text.append(f"{state.upper()}", style=STATE_STYLES.get(state, "bold red"))
             if record.get("operator"):
-                text.append(f" by {record['operator']} at {record.get('finished_at', '…')}")
+                # A running step has no finish yet: say since when it runs.
+                when = (f" since {record.get('started_at', '…')}" if state == "running"
+                        else f" at {record.get('finished_at', '…')}")
+                text.append(f" by {record['operator']}{when}")
             if record.get("summary"):
                 text.append(f"\n{record['summary']}")
             if state == "failed":

@@ -97,3 +97,33 @@ expect_tables = 9
 row_counts = {{ roles = {{ min = {roles[0]}, max = {roles[1]} }} }}
 restore_check = "{restore}"
 """
+
+
+def file_mode(path: Path) -> int:
+    import stat
+
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def fake_private_key(lines: int = 6) -> tuple[str, list[str]]:
+    """A PEM private key block of random base64 lines, and those lines."""
+    import base64
+    import secrets
+
+    body = [base64.b64encode(secrets.token_bytes(48)).decode() for _ in range(lines)]
+    return ("-----BEGIN OPENSSH PRIVATE KEY-----\n" + "\n".join(body) +
+            "\n-----END OPENSSH PRIVATE KEY-----\n"), body
+
+
+def git_repo(path: Path, files: dict[str, str]) -> Path:
+    """A git repository at ``path`` with ``files`` committed."""
+    import subprocess
+
+    for name, text in files.items():
+        (path / name).parent.mkdir(parents=True, exist_ok=True)
+        (path / name).write_text(text)
+    subprocess.run(["git", "init", "-q", str(path)], check=True)
+    subprocess.run(["git", "-C", str(path), "add", "."], check=True)
+    subprocess.run(["git", "-C", str(path), "-c", "user.name=t", "-c", "user.email=t@t",
+                    "commit", "-qm", "init"], check=True)
+    return path

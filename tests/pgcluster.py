@@ -72,18 +72,66 @@ def _as_postgres(command: list[str], check: bool = True) -> str:
     return result.stdout
 
 
-def start(password: str, user: str = "app", dbname: str = "air_demand") -> Cluster:
+def make_tls(directory: Path, names: tuple[str, ...] = ("127.0.0.1", "localhost"),
+             ca_name: str = "cutover test CA") -> tuple[Path, Path, Path]:
+    """A CA and a server certificate it signs for ``names``: (ca.crt, server.crt, server.key)."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.datetime.now(datetime.UTC)
+
+    def certificate(subject: str, key, issuer: str, signer, ca: bool):
+        builder = (x509.CertificateBuilder()
+                   .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+                   .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)]))
+                   .public_key(key.public_key()).serial_number(x509.random_serial_number())
+                   .not_valid_before(now - datetime.timedelta(minutes=5))
+                   .not_valid_after(now + datetime.timedelta(days=1))
+                   .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
+        if not ca:
+            alt = [x509.IPAddress(ipaddress.ip_address(n)) if n[0].isdigit() else x509.DNSName(n)
+                   for n in names]
+            builder = builder.add_extension(x509.SubjectAlternativeName(alt), critical=False)
+        return builder.sign(signer, hashes.SHA256())
+
+    ca_key, server_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(
+        ec.SECP256R1())
+    ca = certificate(ca_name, ca_key, ca_name, ca_key, True)
+    server = certificate(names[0], server_key, ca_name, ca_key, False)
+    paths = directory / "ca.crt", directory / "server.crt", directory / "server.key"
+    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    paths[1].write_bytes(server.public_bytes(serialization.Encoding.PEM))
+    paths[2].write_bytes(server_key.private_bytes(serialization.Encoding.PEM,
+                                                  serialization.PrivateFormat.PKCS8,
+                                                  serialization.NoEncryption()))
+    paths[2].chmod(0o600)
+    return paths
+
+
+def start(password: str, user: str = "app", dbname: str = "air_demand",
+          tls: bool = False) -> Cluster:
+    """A running cluster; with ``tls``, it also accepts SSL connections with a certificate
+    signed by ``directory / "ca.crt"``."""
     binaries = server_bin()
     assert binaries is not None
     directory = Path(tempfile.mkdtemp(prefix="cutover-pg-"))
-    if os.geteuid() == 0:
-        shutil.chown(directory, "postgres", "postgres")
     port = _free_port()
+    options = f"-p {port} -k {directory} -c listen_addresses=127.0.0.1"
+    if tls:
+        _, cert, key = make_tls(directory)
+        options += f" -c ssl=on -c ssl_cert_file={cert} -c ssl_key_file={key}"
+    if os.geteuid() == 0:
+        for path in (directory, *directory.iterdir()):
+            shutil.chown(path, "postgres", "postgres")
     _as_postgres([str(binaries / "initdb"), "-D", str(directory / "data"), "-U", "postgres",
                   "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8"])
     _as_postgres([str(binaries / "pg_ctl"), "-D", str(directory / "data"), "-w", "-l",
-                  str(directory / "log"), "-o",
-                  f"-p {port} -k {directory} -c listen_addresses=127.0.0.1", "start"])
+                  str(directory / "log"), "-o", options, "start"])
     cluster = Cluster(directory, port, user, password, dbname)
     cluster.psql(f"CREATE ROLE {user} LOGIN PASSWORD '{password}'")
     cluster.psql(f"CREATE DATABASE {dbname} OWNER {user}")

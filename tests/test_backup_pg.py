@@ -125,3 +125,56 @@ async def test_a_wrong_password_fails_with_a_sentence(pg_world, cluster, tmp_pat
     assert not verdict.ok and "pg_dump on new failed" in verdict.summary
     assert "password authentication failed" in verdict.output
     await session.aclose()
+
+
+# ---------------------------------------------------------------------------- issue 16, item 12
+
+
+@pytest.fixture(scope="module")
+def tls_cluster():
+    c = pgcluster.start(password="pw-" + secrets.token_hex(12), tls=True)
+    pgcluster.load_air_demand(c)
+    yield c
+    c.stop()
+
+
+def point_database_url(world, url: str) -> None:
+    env = world.app_dir("new") / ".env"
+    env.write_text(re.sub(r"^DATABASE_URL=.*$", f"DATABASE_URL={url}", env.read_text(),
+                          flags=re.MULTILINE))
+
+
+async def test_item12_real_pg_dump_keeps_the_urls_sslmode(pg_world, cluster, tmp_path):
+    """This cluster has no SSL: a URL that requires it must fail as pg_dump fails (before the
+    fix the query string was dropped, and the dump went through unencrypted)."""
+    point_database_url(pg_world, cluster.url() + "?sslmode=require")
+    session = session_for(pg_world, tmp_path, "custom")
+    verdict = await session.engine.run_step("2.1")
+    await session.aclose()
+    assert not verdict.ok
+    assert "server does not support SSL, but SSL was required" in verdict.summary
+    point_database_url(pg_world, cluster.url() + "?sslmode=disable&application_name=cutover"
+                                                 "&connect_timeout=10")
+    session = session_for(pg_world, tmp_path, "custom")
+    verdict = await session.engine.run_step("2.1")
+    await session.aclose()
+    assert verdict.ok, verdict.summary
+    assert cluster.password not in session.checklist.step("2.1")["command"]
+
+
+async def test_item12_real_pg_dump_verifies_the_server_against_sslrootcert(world, tls_cluster,
+                                                                           tmp_path):
+    (world.bin_dir / "pg_dump").unlink()
+    own_ca = tls_cluster.directory / "ca.crt"
+    point_database_url(world, tls_cluster.url() + f"?sslmode=verify-full&sslrootcert={own_ca}")
+    session = session_for(world, tmp_path, "custom")
+    verdict = await session.engine.run_step("2.1")
+    await session.aclose()
+    assert verdict.ok, verdict.summary
+    (tmp_path / "other").mkdir()
+    other_ca, _, _ = pgcluster.make_tls(tmp_path / "other", ca_name="another CA")
+    point_database_url(world, tls_cluster.url() + f"?sslmode=verify-full&sslrootcert={other_ca}")
+    session = session_for(world, tmp_path, "custom")
+    verdict = await session.engine.run_step("2.1")
+    await session.aclose()
+    assert not verdict.ok and "certificate verify failed" in verdict.summary

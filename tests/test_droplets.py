@@ -81,7 +81,9 @@ host = "old"
 action = "off"
 stop_services = ["air-demand-scheduler", "air-demand-api", "air-demand-dashboard"]
 stop_pause_seconds = 10
-shutdown_timeout = 5
+# In the rehearsal's time, each second of the wait is 1/20 s of real time: leave a loaded
+# machine's power-off room to finish before the fallback to power_off.
+shutdown_timeout = 30
 
 [[phases]]
 id = "7"
@@ -137,10 +139,14 @@ def guarded_session(world, tmp_path, typed=None, operator=None):
 
 
 async def prepare_destroy(session, world, days=8):
-    for step_id in ("2.1", "4.1", "5.2", "7.1"):
+    """Backup, cutover, power off; the week passes; its check is made after the week's end (the
+    destroy measures the monitoring by when the checks really ran, issue 16 item 4)."""
+    for step_id in ("2.1", "4.1", "5.2"):
         verdict = await session.engine.run_step(step_id)
         assert verdict.ok, (step_id, verdict.summary)
     world.clock.advance(days * 86400)
+    verdict = await session.engine.run_step("7.1")
+    assert verdict.ok, ("7.1", verdict.summary)
 
 
 def destroys(world):
@@ -293,7 +299,7 @@ async def test_destroy_with_the_exact_name_destroys_once_and_records_everything(
     assert evidence["outcome"] == "destroyed" and evidence["destroyed_by"] == "tester"
     assert evidence["droplet_ip"] == "127.0.0.2" and evidence["droplet_id"] == 318829101
     assert set(evidence["preconditions"]) == {"verified backup", "monitoring period",
-                                              "powered off", "new healthy"}
+                                              "powered off", "new healthy", "checklist times"}
     assert world.hosts["old"].destroyed
     await session.aclose()
 
@@ -315,8 +321,11 @@ async def test_yes_alone_never_destroys(world, tmp_path):
     await session.aclose()
 
 
-@pytest.mark.parametrize("change", ["renamed", "readdressed"])
-async def test_a_renamed_or_readdressed_droplet_is_refused(world, tmp_path, change):
+@pytest.mark.parametrize(("change", "expected"), [
+    ("renamed", "no droplet with name air-demand-prod"),
+    ("readdressed", "refusing to act on a droplet that may not be this host"),
+])
+async def test_a_renamed_or_readdressed_droplet_is_refused(world, tmp_path, change, expected):
     session = guarded_session(world, tmp_path, typed="air-demand-prod")
     await prepare_destroy(session, world)
     record = world.api.droplets[318829101]
@@ -326,8 +335,7 @@ async def test_a_renamed_or_readdressed_droplet_is_refused(world, tmp_path, chan
         record.ip = "127.0.0.9"
     verdict = await session.engine.run_step("8.3")
     assert not verdict.ok
-    assert "no droplet with name air-demand-prod" in verdict.summary or \
-        "refusing to act on a droplet that may not be this host" in verdict.summary
+    assert expected in verdict.summary
     assert destroys(world) == []
     await session.aclose()
 
@@ -360,8 +368,10 @@ def break_backup(session, world):
         handle.write(bytes([byte[0] ^ 0xFF]))
 
 
-def too_early(session, world):
-    world.clock.offset -= 3 * 86400  # only five days after the cutover
+def red_flag(session, world):
+    # (Moving the clock back, as this test once did, now also puts the week's checks in the
+    # future: "checklist times" fails with it. A red flag shuts the monitoring period alone.)
+    session.engine.raise_red_flag("health checks failed for over an hour")
 
 
 def powered_on(session, world):
@@ -372,7 +382,7 @@ def new_unhealthy(session, world):
     world.hosts["new"].kill_services()
 
 
-BREAKERS = {"verified backup": break_backup, "monitoring period": too_early,
+BREAKERS = {"verified backup": break_backup, "monitoring period": red_flag,
             "powered off": powered_on, "new healthy": new_unhealthy}
 
 

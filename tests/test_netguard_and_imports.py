@@ -26,7 +26,7 @@ async def test_http_to_a_non_loopback_address_fails_before_connecting():
 
 
 def test_the_droplet_api_refuses_a_non_loopback_base_url():
-    with pytest.raises(NetworkPolicyError):
+    with pytest.raises(NetworkPolicyError, match="refusing to connect to api.digitalocean.com"):
         DropletAPI("token", "https://api.digitalocean.com")
 
 
@@ -35,10 +35,13 @@ async def test_loopback_is_allowed():
         await SSHPool({"x": SSHTarget("x", "127.0.0.1", 1)}).run("x", "true")
 
 
-def test_the_switch_is_on_in_the_test_suite():
-    import os
+def test_ensure_allowed_refuses_an_outside_address_without_a_network_call():
+    # What the mutation pass disables first: refusing here means no packet is ever sent.
+    from cutover_tui.netguard import ensure_allowed
 
-    assert os.environ["CUTOVER_LOOPBACK_ONLY"] == "1"
+    with pytest.raises(NetworkPolicyError, match=r"refusing to connect to 192\.0\.2\.10"):
+        ensure_allowed(OUTSIDE, "a test")
+    ensure_allowed("127.0.0.5", "a test")  # loopback stays allowed
 
 
 def _imported_after(code: str) -> set[str]:

@@ -1,5 +1,6 @@
 """Our SSH transport against OpenSSH's sshd (installed by .ci/run): commands, the channel limit
-that sshd's MaxSessions enforces, SFTP and an atomic .env edit."""
+that sshd's MaxSessions enforces, and SFTP. The step kinds themselves (the .env edit through
+the engine, a changed host key) run against sshd in test_openssh_steps.py."""
 
 import asyncio
 
@@ -24,7 +25,7 @@ def server():
 
 
 def pool_for(server):
-    return SSHPool({"box": SSHTarget("box", "127.0.0.1", server.port, "root",
+    return SSHPool({"box": SSHTarget("box", "127.0.0.1", server.port, server.user,
                                      str(server.client_key), str(server.known_hosts))})
 
 

@@ -79,7 +79,7 @@ changes = false
 def test_a_step_kind_that_always_changes_cannot_be_marked_changes_false(tmp_path):
     path = tmp_path / "book.toml"
     path.write_text(ALWAYS_CHANGING)
-    with pytest.raises(RunbookError) as caught:
+    with pytest.raises(RunbookError, match="always changes something") as caught:
         load_runbook(path)
     problems = caught.value.problems
     lines = ALWAYS_CHANGING.splitlines()

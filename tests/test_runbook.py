@@ -102,10 +102,10 @@ def test_shell_variables_and_escaped_braces_are_left_for_the_shell(tmp_path):
     (VALID.replace('duration = "10m"', 'duration = "ten minutes"'), 15, "is not a duration"),
     # 11. bad regex
     (VALID.replace('host = "web"\n', 'host = "web"\nexpect_regex = ["(unclosed"]\n'), 22,
-     "not a valid regular expression"),
+     "expected a valid regular expression"),
     # 12. number check without a group
     (VALID.replace('host = "web"\n', 'host = "web"\nnumber = { regex = "count" }\n'), 22,
-     "needs one capturing group"),
+     "expected a regex with a capturing group"),
     # 13. bad wait time of day
     (VALID + '\n[[phases.steps]]\nid = "1.3"\nkind = "wait"\ntitle = "w"\nuntil_utc = ["25:00"]\n',
      34, "'25:00' is not a time of day"),

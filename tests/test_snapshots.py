@@ -127,7 +127,8 @@ def test_destroy_guard_with_one_precondition_failing(snap_compare, make_app):
     checks = [
         Precondition("verified backup", True, "the local backup file exists with its sha256"),
         Precondition("monitoring period", False, "2d3h of the 7-day period left"),
-        Precondition("powered off", True, "off since 2025-12-19T10:05:00Z (7d)"),
+        # Consistent with the clock (2025-12-19T10:00Z): cut over 4d21h ago, off since then.
+        Precondition("powered off", True, "off since 2025-12-14T13:10:00Z (4d20h)"),
         Precondition("new healthy", True, "5 endpoints answer"),
     ]
 
@@ -144,7 +145,11 @@ def test_destroy_guard_with_one_precondition_failing(snap_compare, make_app):
     assert snap_compare(make_app(), terminal_size=SIZE, run_before=before)
 
 
-def test_env_diff_screen_with_a_masked_database_url(snap_compare, make_app):
+def test_env_diff_screen_with_a_masked_database_url(snap_compare, make_app, monkeypatch):
+    from cutover_tui import masking
+
+    # Fingerprints are keyed by the run's random salt: a fixed one keeps the picture stable.
+    monkeypatch.setattr(masking, "_run_salt", bytes(16))
     old = ('# Air Demand\nAPP_NAME="Air Demand Staging"\nENVIRONMENT=staging\n\n'
            "DATABASE_URL=postgresql://doadmin:s3cr3t-pw@db.internal:25060/air_demand\n"
            "SECRET_KEY=abcdef0123456789\nSCRAPE_HOURS=3,15\nDIGEST_HOUR=4\n"

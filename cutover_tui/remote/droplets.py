@@ -8,6 +8,7 @@ comes from the environment and is never written anywhere.
 
 from __future__ import annotations
 
+import email.utils
 import os
 import time
 from collections.abc import Callable
@@ -71,8 +72,12 @@ class DropletAPI:
 
         self.endpoint = endpoint
         self.sleep = sleep
+        # azure-core's transport waits 300 s to connect and 300 s per read unless told;
+        # `timeout` alone only caps its retry policy. A read is bounded by `timeout`.
+        limits: dict[str, float] = {"connection_timeout": min(timeout, 10)}
+        limits["read_timeout"] = timeout  # guard: do-read-timeout
         self._client = Client(token, endpoint=endpoint, authentication_policy=BearerPolicy(),
-                              retry_total=0, timeout=int(timeout))
+                              retry_total=0, timeout=int(timeout), **limits)
 
     @classmethod
     def from_env(cls, **kwargs: Any) -> DropletAPI:
@@ -170,6 +175,31 @@ class DropletAPI:
     def action_status(self, action_id: int) -> dict[str, Any]:
         return self._read(f"reading action {action_id}",
                           lambda: self._client.actions.get(action_id))["action"]
+
+    def actions(self, droplet_id: int) -> tuple[list[dict[str, Any]], float | None]:
+        """The droplet's action history (``GET /v2/droplets/{id}/actions``, every page), and
+        the time at DigitalOcean when it was read (the answer's ``Date``), or None."""
+        dates: list[str] = []
+
+        def keep_date(pipeline_response: Any, body: Any, _headers: Any) -> Any:
+            dates.append(pipeline_response.http_response.headers.get("Date") or "")
+            return body
+
+        actions: list[dict[str, Any]] = []
+        page = 1
+        while True:
+            data = self._read(f"reading the actions of droplet {droplet_id}",
+                              lambda p=page: self._client.droplet_actions.list(
+                                  droplet_id, per_page=200, page=p, cls=keep_date)) or {}
+            actions += data.get("actions", [])
+            if not (data.get("links") or {}).get("pages", {}).get("next"):
+                break
+            page += 1
+        try:
+            server_time = email.utils.parsedate_to_datetime(dates[-1]).timestamp()
+        except (IndexError, TypeError, ValueError):
+            server_time = None
+        return actions, server_time
 
     # ------------------------------------------------------------------ writes (sent once)
 

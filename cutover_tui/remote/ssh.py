@@ -8,12 +8,20 @@ applies it — ``Hostname``, ``ProxyJump``, ``UserKnownHostsFile``, ``IdentityFi
 a runbook's host address, port, user, key and known_hosts file win (see ``sshconfig.py``).
 Under the loopback-only switch every address of a route, jump hosts included, is checked
 before anything is sent to it.
+
+Every wait is bounded: connecting (``connect_timeout``), waiting for one of the connection's
+channels (``slot_timeout``), opening a channel (``channel_timeout``), each SFTP request and a
+download that stops moving (``sftp_timeout``), and a host that goes silent mid-command is
+noticed by keepalives (``keepalive_interval`` × ``keepalive_count_max``) and the connection
+dropped. A connection on which a channel or an SFTP request went unanswered is dropped: the
+next use reconnects.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import os
 import shlex
 import time
@@ -24,6 +32,7 @@ from typing import Any
 
 import asyncssh
 
+from ..aio import bounded
 from ..errors import HostKeyError, NetworkPolicyError, SSHError
 from ..netguard import ENV_SWITCH, ensure_allowed, loopback_only
 from .sshconfig import Endpoint, config_paths, route
@@ -83,11 +92,19 @@ class SSHPool:
     def __init__(self, targets: dict[str, SSHTarget],
                  trust_host_key: Callable[[str, str], Any] | None = None,
                  connect_timeout: float = 15.0, ciphers: list[str] | None = None,
-                 ssh_config: str | Path | None = None):
+                 ssh_config: str | Path | None = None, channel_timeout: float = 15.0,
+                 slot_timeout: float = 120.0, sftp_timeout: float = 30.0,
+                 keepalive_interval: float = 5.0, keepalive_count_max: int = 2):
         self.targets = targets
         self.ciphers = ciphers or PREFERRED_CIPHERS
         self.trust_host_key = trust_host_key
         self.connect_timeout = connect_timeout
+        self.channel_timeout = channel_timeout  # the host answers a channel open within this
+        self.slot_timeout = slot_timeout  # a free one of the MAX_CHANNELS within this
+        self.sftp_timeout = sftp_timeout  # each SFTP request; a transfer that stops moving
+        # A silent host is given up on after about interval × (count_max + 1) seconds (15 s).
+        self.keepalive_interval = keepalive_interval
+        self.keepalive_count_max = keepalive_count_max
         self.ssh_config = ssh_config  # None: $CUTOVER_SSH_CONFIG, else ~/.ssh/config
         self._accepted: list[str] = []  # keys accepted this session (kept if no file takes them)
         self._connections: dict[str, asyncssh.SSHClientConnection] = {}
@@ -150,9 +167,11 @@ class SSHPool:
         options: dict[str, Any] = dict(
             host=end.host, port=end.port, known_hosts=self._known_hosts(end), config=paths,
             connect_timeout=self.connect_timeout, encryption_algs=self.ciphers,
+            keepalive_count_max=self.keepalive_count_max,
             # Given explicitly, so asyncssh does not follow the config's ProxyJump itself.
             tunnel=_CheckedTunnel(via, label) if loopback_only() else via,
         )
+        options["keepalive_interval"] = self.keepalive_interval  # guard: ssh-keepalive
         if end.user:
             options["username"] = end.user
         if ssh_key:
@@ -210,7 +229,7 @@ class SSHPool:
                 "was rebuilt: verify, then fix known_hosts by hand)"
             )
         try:
-            key = await asyncio.wait_for(asyncssh.get_server_host_key(
+            key = await bounded(asyncssh.get_server_host_key(
                 end.host, end.port, tunnel=options["tunnel"], config=options["config"]),
                 self.connect_timeout)
         except (TimeoutError, OSError, asyncssh.Error) as exc:
@@ -236,9 +255,24 @@ class SSHPool:
 
     @contextlib.asynccontextmanager
     async def channel(self, name: str) -> AsyncIterator[asyncssh.SSHClientConnection]:
+        """The connection, holding one of its ``MAX_CHANNELS`` slots (waiting at most
+        ``slot_timeout`` for one)."""
         conn = await self.connection(name)
-        async with self._channels[name]:
+        slots = self._channels[name]
+        await self._take_slot(name, slots)  # guard: ssh-channel-limit
+        try:
             yield conn
+        finally:
+            slots.release()
+
+    async def _take_slot(self, name: str, slots: asyncio.Semaphore) -> None:
+        waiting = slots.acquire()
+        waiting = bounded(waiting, self.slot_timeout)  # guard: ssh-slot-timeout
+        try:
+            await waiting
+        except TimeoutError:
+            raise SSHError(f"{self.target(name).label}: all {MAX_CHANNELS} channels of the "
+                           f"connection stayed busy for {self.slot_timeout:g}s") from None
 
     async def run(self, name: str, command: str, *, on_line: Callable[[str], None] | None = None,
                   timeout: float = 120, stdin: str | None = None,
@@ -255,7 +289,7 @@ class SSHPool:
         group: list[int] = []
         try:
             async with self.channel(name) as conn:
-                process = await self._open_process(conn, remote_command(command, limit))
+                process = await self._open_process(name, conn, remote_command(command, limit))
                 if stdin is not None:
                     process.stdin.write(stdin)
                 process.stdin.write_eof()
@@ -275,8 +309,8 @@ class SSHPool:
                             on_line(line)
 
                 try:
-                    await asyncio.wait_for(pump(), limit)
-                    await asyncio.wait_for(process.wait_closed(), 5)
+                    await bounded(pump(), limit)
+                    await bounded(process.wait_closed(), 5)
                 except TimeoutError:
                     timed_out = follow_seconds is None
                     stopped = True
@@ -288,7 +322,7 @@ class SSHPool:
         except asyncio.CancelledError:
             # The operator quit or the step was cancelled: the command must not outlive us.
             with contextlib.suppress(BaseException):
-                await asyncio.shield(asyncio.wait_for(self._stop_remote(name, group), 5))
+                await asyncio.shield(bounded(self._stop_remote(name, group), 5))
             raise
         except (OSError, asyncssh.Error) as exc:
             await self.drop(name)
@@ -301,34 +335,53 @@ class SSHPool:
             return
         with contextlib.suppress(OSError, asyncssh.Error, SSHError, TimeoutError):
             async with self.channel(name) as conn:
-                process = await self._open_process(conn, kill_group_command(group[0]))
+                process = await self._open_process(name, conn, kill_group_command(group[0]))
                 process.stdin.write_eof()
-                await asyncio.wait_for(process.wait_closed(), STOP_GRACE_SECONDS + 5)
+                await bounded(process.wait_closed(), STOP_GRACE_SECONDS + 5)
 
-    @staticmethod
-    async def _open_process(conn: asyncssh.SSHClientConnection,
+    async def _open_process(self, name: str, conn: asyncssh.SSHClientConnection,
                             command: str) -> asyncssh.SSHClientProcess:
         # sshd counts a session until its close is processed, so a channel opened right after
         # another closed can be refused for a moment even within MaxSessions: retry briefly.
         for attempt in range(6):
+            opening = conn.create_process(command, stderr=asyncssh.STDOUT, encoding="utf-8",
+                                          errors="replace")
+            opening = bounded(opening, self.channel_timeout)  # guard: ssh-channel-timeout
             try:
-                return await conn.create_process(command, stderr=asyncssh.STDOUT,
-                                                 encoding="utf-8", errors="replace")
+                return await opening
             except asyncssh.ChannelOpenError:
                 if attempt == 5:
                     raise
                 await asyncio.sleep(0.05 * 2 ** attempt)
+            except TimeoutError:
+                await self.drop(name)  # a host that does not answer this will not answer more
+                raise SSHError(f"{self.target(name).label}: no answer to opening a channel "
+                               f"within {self.channel_timeout:g}s (the host or the link is down; "
+                               "the connection was dropped)") from None
         raise AssertionError("unreachable")
 
     @contextlib.asynccontextmanager
-    async def sftp(self, name: str) -> AsyncIterator[asyncssh.SFTPClient]:
+    async def sftp(self, name: str) -> AsyncIterator[Any]:
+        """An SFTP client whose every request is answered within ``sftp_timeout`` (and whose
+        downloads move at least every ``sftp_timeout``), or the connection is dropped."""
         try:
-            async with self.channel(name) as conn, conn.start_sftp_client() as client:
-                yield client
+            async with self.channel(name) as conn:
+                client = await bounded(conn.start_sftp_client(), self.channel_timeout)
+                try:
+                    yield _BoundedSFTP(client, self.sftp_timeout)
+                except BaseException:
+                    client.exit()  # no waiting for a goodbye on a link that may be dead
+                    raise
+                client.exit()
+                await bounded(client.wait_closed(), self.sftp_timeout)
         except (OSError, asyncssh.Error) as exc:
             if isinstance(exc, asyncssh.SFTPError):
                 raise SSHError(f"{self.target(name).label}: SFTP: {exc.reason}") from None
             await self.drop(name)
+            if isinstance(exc, TimeoutError):
+                raise SSHError(f"{self.target(name).label}: SFTP: no answer within "
+                               f"{max(self.sftp_timeout, self.channel_timeout):g}s (the host or "
+                               "the link is down; the connection was dropped)") from None
             raise SSHError(f"{self.target(name).label}: SFTP failed: "
                            f"{getattr(exc, 'reason', None) or exc}") from None
 
@@ -338,7 +391,92 @@ class SSHPool:
             conn.close()
         for conn in connections.values():
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(conn.wait_closed(), 2)
+                await bounded(conn.wait_closed(), 2)
+
+
+# SFTP client calls that move a whole file: bounded by progress, not by their total duration.
+_TRANSFERS = frozenset({"get", "put", "copy", "mget", "mput", "mcopy"})
+
+
+class _BoundedSFTP:
+    """An asyncssh SFTP client or open file whose every request must be answered within
+    ``limit`` seconds, and whose transfers must make progress at least that often. Anything
+    else (attributes, iterators) passes through unchanged."""
+
+    def __init__(self, inner: Any, limit: float):
+        self._inner = inner
+        self._limit = limit
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._inner, name)
+        if name in _TRANSFERS:
+            return lambda *args, **kwargs: self._transfer(attr, *args, **kwargs)
+        if not callable(attr) or name.startswith("_"):
+            return attr
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            result = attr(*args, **kwargs)
+            if hasattr(result, "__aenter__") and inspect.isawaitable(result):
+                return _BoundedOpen(result, self._limit)  # `sftp.open(...)`: await or async with
+            if inspect.isawaitable(result):
+                return self._bounded(result)
+            return result
+
+        return call
+
+    async def _bounded(self, awaitable: Any) -> Any:
+        awaitable = bounded(awaitable, self._limit)  # guard: ssh-sftp-timeout
+        return await awaitable
+
+    async def _transfer(self, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        moved = [time.monotonic()]
+        progress = kwargs.get("progress_handler")
+
+        def on_progress(*info: Any) -> None:
+            moved[0] = time.monotonic()
+            if progress is not None:
+                progress(*info)
+
+        kwargs["progress_handler"] = on_progress
+        task = asyncio.ensure_future(method(*args, **kwargs))
+        stalled = False
+        try:
+            while not stalled:
+                idle = time.monotonic() - moved[0]
+                done, _ = await asyncio.wait({task}, timeout=max(0.05, self._limit - idle))
+                if done:
+                    return task.result()
+                stalled = time.monotonic() - moved[0] >= self._limit  # guard: ssh-sftp-stall
+            raise TimeoutError(f"no data moved for {self._limit:g}s")
+        finally:
+            if not task.done():
+                task.cancel()
+                with contextlib.suppress(BaseException):
+                    await task
+
+
+class _BoundedOpen:
+    """``sftp.open(...)`` bounded: awaited, or used as ``async with`` (which closes the file)."""
+
+    def __init__(self, opening: Any, limit: float):
+        self._opening = opening
+        self._limit = limit
+        self._file: _BoundedSFTP | None = None
+
+    def __await__(self) -> Any:
+        return self._open().__await__()
+
+    async def _open(self) -> _BoundedSFTP:
+        handle = await bounded(self._opening, self._limit)
+        return _BoundedSFTP(handle, self._limit)
+
+    async def __aenter__(self) -> _BoundedSFTP:
+        self._file = await self._open()
+        return self._file
+
+    async def __aexit__(self, *exc: Any) -> None:
+        if self._file is not None:
+            await self._file.close()
 
 
 class _CheckedTunnel:

@@ -1,5 +1,9 @@
 """HTTP transport: one ``httpx.AsyncClient`` for the run, a timeout on every request, and the
-loopback guard checked before each one."""
+loopback guard checked before each one.
+
+The timeout is a total deadline for the whole request (connect, send, headers and body):
+httpx's own timeouts bound each network operation, so a server sending a byte a second would
+otherwise hold a request as long as it liked."""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from typing import Any
 
 import httpx
 
+from ..aio import bounded
 from ..errors import HTTPError
 from ..netguard import ensure_url_allowed
 
@@ -51,13 +56,13 @@ class Web:
     async def request(self, method: str, url: str, timeout: float | None = None) -> WebResult:
         ensure_url_allowed(url, f"HTTP {method} {url}")
         started = time.monotonic()
+        limit = timeout or self.default_timeout
+        sending = self.client.request(method, url, timeout=httpx.Timeout(limit))
+        sending = bounded(sending, limit)  # guard: http-total-deadline
         try:
-            response = await self.client.request(
-                method, url, timeout=httpx.Timeout(timeout or self.default_timeout)
-            )
-        except httpx.TimeoutException:
-            raise HTTPError(f"{method} {url}: no answer within {timeout or self.default_timeout:g}s"
-                            ) from None
+            response = await sending
+        except (httpx.TimeoutException, TimeoutError):
+            raise HTTPError(f"{method} {url}: no answer within {limit:g}s") from None
         except httpx.ConnectError as exc:
             raise HTTPError(f"{method} {url}: {_connect_reason(exc)}") from None
         except httpx.HTTPError as exc:

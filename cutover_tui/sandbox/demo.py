@@ -100,6 +100,8 @@ async def demo_headless(root: Path, operator_name: str, verbose: bool = False,
         session = open_session(book, operator, state=root / "checklist.toml", clock=world.clock,
                                emit=printer(out, verbose), droplets=world.droplet_api,
                                workdir=root)
+        if verbose:  # questions and diffs, masked as everything else
+            operator.say = lambda text: out(session.engine.masker(text))
         try:
             ok = await run_steps(session, demo_order(book), out, skips)
         finally:

@@ -3,11 +3,16 @@ headers pydo sees from the real API, for the calls cutover makes. Its droplets a
 hosts: a completed power_off stops a host, power_on restores it, destroy removes it.
 
 Faults can be queued (``inject``) so tests drive every path: 429 with Retry-After, 5xx, slow
-or hanging actions, a 500 on DELETE that did or did not destroy.
+or hanging actions, a 500 on DELETE that did or did not destroy, an answer that comes late.
+
+Its times (actions' ``started_at`` / ``completed_at``, the ``Date`` header) come from ``clock``:
+the rehearsal's movable clock, so a droplet's action history (``GET
+/v2/droplets/{id}/actions``) says how long it has really been off in the rehearsal's time.
 """
 
 from __future__ import annotations
 
+import email.utils
 import json
 import re
 import threading
@@ -24,8 +29,8 @@ NOT_FOUND = {"id": "not_found", "message": "The resource you were accessing coul
 ACTION_TYPES = {"power_off", "shutdown", "power_on", "snapshot", "reboot", "power_cycle"}
 
 
-def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass
@@ -36,6 +41,7 @@ class Fault:
     count: int = 1
     headers: dict[str, str] = field(default_factory=dict)
     perform: bool = False  # do the real work anyway (a 500 after the destroy happened)
+    delay: float = 0.0  # seconds before the answer goes out (the work, if any, is done first)
 
 
 @dataclass
@@ -84,8 +90,10 @@ class DropletRecord:
 
 class DOApiStandIn:
     def __init__(self, token: str, on_effect: Callable[[str, str], None],
-                 action_seconds: float = 0.2, address: str = "127.0.0.1"):
+                 action_seconds: float = 0.2, address: str = "127.0.0.1",
+                 clock: Callable[[], float] = time.time):
         self.token = token
+        self.clock = clock  # the times it reports: the world's (movable) clock
         self.on_effect = on_effect  # (host name, "power_off" | "power_on" | "destroy")
         self.action_seconds = action_seconds
         self.address = address
@@ -110,6 +118,16 @@ class DOApiStandIn:
 
     def add_droplet(self, record: DropletRecord) -> None:
         self.droplets[record.id] = record
+        with self._lock:  # its history starts, as at DigitalOcean, with its "create" action
+            self._next_action += 1
+            self.actions[self._next_action] = {
+                "id": self._next_action, "status": "completed", "type": "create",
+                "started_at": record.created_at, "completed_at": record.created_at,
+                "resource_id": record.id, "resource_type": "droplet",
+                "region": record.to_json()["region"], "region_slug": record.region}
+
+    def _now(self) -> str:
+        return _iso(self.clock())
 
     def inject(self, fault: Fault) -> None:
         with self._lock:
@@ -121,6 +139,11 @@ class DOApiStandIn:
         class Handler(BaseHTTPRequestHandler):
             def log_message(self, format: str, *args: object) -> None:
                 pass
+
+            def date_time_string(self, timestamp: float | None = None) -> str:
+                # The Date header, in the world's time (the real API's clock is the truth).
+                return email.utils.formatdate(api.clock() if timestamp is None else timestamp,
+                                              usegmt=True)
 
             def _handle(self) -> None:
                 api._dispatch(self)
@@ -185,6 +208,8 @@ class DOApiStandIn:
                                        "message": "Unable to authenticate you."})
             return
         fault = self._take_fault(handler.command, path)
+        if fault is not None and fault.delay and not fault.perform:
+            time.sleep(fault.delay)
         if fault is not None and not fault.perform:
             self._reply(handler, fault.status, {"id": "server_error" if fault.status >= 500
                                                 else "too_many_requests",
@@ -195,6 +220,7 @@ class DOApiStandIn:
         if fault is not None:
             status, reply = fault.status, {"id": "server_error",
                                            "message": f"injected HTTP {fault.status}"}
+            time.sleep(fault.delay)
         self._reply(handler, status, reply)
 
     def _route(self, method: str, path: str, query: dict, body: Any) -> tuple[int, Any]:
@@ -211,10 +237,12 @@ class DOApiStandIn:
                 self._destroy(droplet)
                 return 204, None
         m = re.fullmatch(r"/v2/droplets/(\d+)/actions", path)
-        if m and method == "POST":
+        if m and method in ("GET", "POST"):
             droplet = self.droplets.get(int(m.group(1)))
             if droplet is None:
                 return 404, NOT_FOUND
+            if method == "GET":
+                return self._list_actions(droplet, query)
             return self._start_action(droplet, body or {})
         m = re.fullmatch(r"/v2/actions/(\d+)", path)
         if m and method == "GET":
@@ -235,6 +263,20 @@ class DOApiStandIn:
                                       f"&per_page={per_page}"}
         return 200, {"droplets": chunk, "links": links, "meta": {"total": len(items)}}
 
+    def _list_actions(self, droplet: DropletRecord, query: dict) -> tuple[int, Any]:
+        """The droplet's actions, newest first, paginated like every list of the API."""
+        per_page = int((query.get("per_page") or ["20"])[0])
+        page = int((query.get("page") or ["1"])[0])
+        with self._lock:
+            items = [dict(a) for a in sorted(self.actions.values(), key=lambda a: -a["id"])
+                     if a["resource_id"] == droplet.id]
+        chunk = items[(page - 1) * per_page: page * per_page]
+        links: dict[str, Any] = {}
+        if page * per_page < len(items):
+            links["pages"] = {"next": f"{self.url}/v2/droplets/{droplet.id}/actions"
+                                      f"?page={page + 1}&per_page={per_page}"}
+        return 200, {"actions": chunk, "links": links, "meta": {"total": len(items)}}
+
     def _destroy(self, droplet: DropletRecord) -> None:
         del self.droplets[droplet.id]
         self.on_effect(droplet.host, "destroy")
@@ -251,10 +293,11 @@ class DOApiStandIn:
             self._next_action += 1
             action_id = self._next_action
         action = {"id": action_id, "status": "in-progress", "type": kind,
-                  "started_at": _now(), "completed_at": None, "resource_id": droplet.id,
+                  "started_at": self._now(), "completed_at": None, "resource_id": droplet.id,
                   "resource_type": "droplet", "region": droplet.to_json()["region"],
                   "region_slug": droplet.region}
-        self.actions[action_id] = action
+        with self._lock:
+            self.actions[action_id] = action
         if kind not in self.hanging_actions:
             droplet.locked = True
             timer = threading.Timer(self.action_seconds, self._finish_action,
@@ -275,10 +318,10 @@ class DOApiStandIn:
                 droplet.status = "active"
             elif kind == "snapshot":
                 self.snapshots.append({"id": f"{action['id']}", "name": body.get("name"),
-                                       "resource_id": droplet.id, "created_at": _now()})
-            action["status"] = "completed"
+                                       "resource_id": droplet.id, "created_at": self._now()})
+            status = "completed"
         except Exception:  # the effect failed: the action errors, as the real API would say
-            action["status"] = "errored"
-        finally:
-            droplet.locked = False
-            action["completed_at"] = _now()
+            status = "errored"
+        with self._lock:  # a reader sees the final status and its time together
+            action.update(status=status, completed_at=self._now())
+        droplet.locked = False

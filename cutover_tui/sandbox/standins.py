@@ -17,7 +17,7 @@ import urllib.error
 import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from .hostenv import UNITS, HostEnv, running_pid
 
@@ -315,6 +315,92 @@ def crontab(args: list[str]) -> int:
 # ---------------------------------------------------------------------------- pg_dump
 
 
+# libpq 15's connection options: anything else in a connection string is refused, as there.
+LIBPQ_OPTIONS = frozenset("""host hostaddr port dbname user password passfile channel_binding
+    connect_timeout client_encoding options application_name fallback_application_name keepalives
+    keepalives_idle keepalives_interval keepalives_count tcp_user_timeout replication gssencmode
+    sslmode requiressl sslcompression sslcert sslkey sslpassword sslrootcert sslcrl sslcrldir
+    sslsni requirepeer ssl_min_protocol_version ssl_max_protocol_version krbsrvname gsslib
+    service target_session_attrs""".split())
+SSLMODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+# The environment variables libpq reads for the options a connection string leaves out.
+LIBPQ_ENV = {"host": "PGHOST", "port": "PGPORT", "user": "PGUSER", "dbname": "PGDATABASE",
+             "password": "PGPASSWORD", "sslmode": "PGSSLMODE", "sslrootcert": "PGSSLROOTCERT",
+             "connect_timeout": "PGCONNECT_TIMEOUT", "application_name": "PGAPPNAME"}
+
+
+def _conninfo(text: str) -> dict[str, str]:
+    """A libpq connection string (a URI or ``key=value`` pairs) as options; ValueError with
+    libpq's own message for what libpq refuses."""
+    options: dict[str, str] = {}
+    if re.match(r"postgres(ql)?://", text):
+        rest = text.split("://", 1)[1]
+        rest, _, query = rest.partition("?")
+        netloc, _, path = rest.partition("/")
+        userinfo, at, hosts = netloc.rpartition("@")
+        if at:
+            user, colon, password = userinfo.partition(":")
+            options["user"] = unquote(user)
+            if colon:
+                options["password"] = unquote(password)
+        first = hosts.split(",")[0]
+        bracket = re.match(r"^\[(?P<h>[^\]]*)\](?::(?P<p>\d*))?$", first)
+        host, _, port = (bracket.group("h"), "", bracket.group("p") or "") if bracket else \
+            first.partition(":")
+        if host:
+            options["host"] = unquote(host)
+        if port:
+            options["port"] = port
+        if path:
+            options["dbname"] = unquote(path)
+        for item in filter(None, query.split("&")):
+            key, _, value = item.partition("=")
+            key, value = unquote(key), unquote(value)
+            if key == "ssl" and value == "true":  # libpq's one JDBC compatibility
+                key, value = "sslmode", "require"
+            if key not in LIBPQ_OPTIONS:
+                raise ValueError(f'invalid URI query parameter: "{key}"')
+            options[key] = value
+    else:
+        for match in re.finditer(r"(\w+)\s*=\s*('(?:[^'\\]|\\.)*'|\S*)", text):
+            key, value = match.group(1), match.group(2)
+            if key not in LIBPQ_OPTIONS:
+                raise ValueError(f'invalid connection option "{key}"')
+            options[key] = re.sub(r"\\(.)", r"\1", value[1:-1]) if value.startswith("'") \
+                else value
+    if options.get("sslmode", "prefer") not in SSLMODES:
+        raise ValueError(f'invalid sslmode value: "{options["sslmode"]}"')
+    return options
+
+
+def _tls_refusal(options: dict[str, str], server: dict) -> str | None:
+    """What libpq says when the connection's SSL settings and the server's do not go together
+    (the rehearsal database is a managed one: SSL only, its certificate signed by the world's
+    CA for these names), or None."""
+    mode = options.get("sslmode", "prefer")
+    if mode not in SSLMODES:
+        return f'invalid sslmode value: "{mode}"'
+    where = f'connection to server at "{options["host"]}", port {options["port"]} failed: '
+    if mode == "disable":
+        return (f'{where}FATAL:  no pg_hba.conf entry for host "{options["host"]}", user '
+                f'"{options["user"]}", database "{options["dbname"]}", no encryption')
+    root = options.get("sslrootcert") or os.path.expanduser("~/.postgresql/root.crt")
+    if mode in ("allow", "prefer") or (mode == "require" and not os.path.exists(root)):
+        return None  # encrypted, not verified
+    # verify-ca, verify-full, and require with a root certificate file (libpq then verifies
+    # the CA, as verify-ca does).
+    if not os.path.exists(root):
+        return (f'{where}root certificate file "{root}" does not exist\n'
+                "Either provide the file or change sslmode to disable server certificate "
+                "verification.")
+    if Path(root).read_text(errors="replace") != Path(server["ca"]).read_text():
+        return f"{where}SSL error: certificate verify failed"
+    if mode == "verify-full" and options["host"] not in server["names"]:
+        return (f'{where}server certificate for "{server["names"][0]}" does not match host '
+                f'name "{options["host"]}"')
+    return None
+
+
 def pg_dump(args: list[str]) -> int:
     from .data import dump_sql
 
@@ -322,44 +408,59 @@ def pg_dump(args: list[str]) -> int:
         print("pg_dump (PostgreSQL) 15.18")
         return 0
     env = HostEnv.from_environ()
-    options = {"host": os.environ.get("PGHOST", "localhost"),
-               "port": os.environ.get("PGPORT", "5432"),
-               "user": os.environ.get("PGUSER", "root"), "dbname": os.environ.get("PGDATABASE")}
+    given: dict[str, str] = {}
     output = None
     fmt = "p"
     i = 0
-    while i < len(args):
-        arg = args[i]
-        flag = {"-h": "host", "-p": "port", "-U": "user", "-d": "dbname"}.get(arg)
-        if flag:
-            options[flag] = args[i + 1]
-            i += 1
-        elif arg == "-f":
-            output = args[i + 1]
-            i += 1
-        elif arg.startswith("-F"):
-            fmt = arg[2:] or args[i + 1]
-            if not arg[2:]:
+    try:
+        while i < len(args):
+            arg = args[i]
+            flag = {"-h": "host", "-p": "port", "-U": "user", "-d": "dbname"}.get(arg)
+            if flag:
+                given[flag] = args[i + 1]
                 i += 1
-        elif arg in ("--no-password", "-w", "--no-owner", "-O", "--clean"):
-            pass
-        elif arg.startswith("postgres"):
-            print("pg_dump: warning: a database URL on the command line is visible to every "
-                  "user in `ps`", file=sys.stderr)
-            parts = urlsplit(arg)
-            options.update(host=parts.hostname, port=str(parts.port or 5432),
-                           user=parts.username, dbname=parts.path.lstrip("/"))
-            os.environ["PGPASSWORD"] = parts.password or ""
-        else:
-            print(f"pg_dump: error: unsupported option {arg}", file=sys.stderr)
-            return 1
-        i += 1
+            elif arg == "-f":
+                output = args[i + 1]
+                i += 1
+            elif arg.startswith("-F"):
+                fmt = arg[2:] or args[i + 1]
+                if not arg[2:]:
+                    i += 1
+            elif arg in ("--no-password", "-w", "--no-owner", "-O", "--clean"):
+                pass
+            elif not arg.startswith("-"):
+                given["dbname"] = arg
+            else:
+                print(f"pg_dump: error: unsupported option {arg}", file=sys.stderr)
+                return 1
+            i += 1
+        # A dbname that is a connection string gives every option it names (libpq's rule).
+        dbname = given.get("dbname", "")
+        if re.match(r"postgres(ql)?://", dbname) or "=" in dbname:
+            given = {**{k: v for k, v in given.items() if k != "dbname"}, **_conninfo(dbname)}
+    except ValueError as exc:
+        print(f"pg_dump: error: {exc}", file=sys.stderr)
+        return 1
+    if "password" in given:
+        print("pg_dump: warning: a password on the command line is visible to every user in "
+              "`ps`", file=sys.stderr)
+    options = {key: given.get(key) or os.environ.get(variable, "")
+               for key, variable in LIBPQ_ENV.items()}
+    options["host"] = options["host"] or "localhost"
+    options["port"] = options["port"] or "5432"
+    options["user"] = options["user"] or "root"
+    options["dbname"] = options["dbname"] or options["user"]
+    options["sslmode"] = options["sslmode"] or "prefer"
     config = json.loads((env.world_dir / "db" / "database.json").read_text())
     if (options["host"], str(options["port"])) != (config["host"], str(config["port"])):
         print(f'pg_dump: error: connection to server at "{options["host"]}", port '
               f'{options["port"]} failed: Connection refused', file=sys.stderr)
         return 1
-    if options["user"] != config["user"] or os.environ.get("PGPASSWORD") != config["password"]:
+    refusal = _tls_refusal(options, config["ssl"])
+    if refusal:
+        print(f"pg_dump: error: {refusal}", file=sys.stderr)
+        return 1
+    if options["user"] != config["user"] or options["password"] != config["password"]:
         print(f'pg_dump: error: connection to server at "{options["host"]}", port '
               f'{options["port"]} failed: FATAL:  password authentication failed for user '
               f'"{options["user"]}"', file=sys.stderr)

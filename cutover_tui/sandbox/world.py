@@ -156,7 +156,8 @@ class World:
             hosts = list(self.hosts.values())
             await asyncio.gather(*(host.power_on() for host in hosts))
             await asyncio.gather(*(host._start_units(list(UNITS)) for host in hosts))
-            self.api = DOApiStandIn(self.token, self._effect, self.action_seconds)
+            self.api = DOApiStandIn(self.token, self._effect, self.action_seconds,
+                                    clock=self.clock.time)
             for name in self.host_names:
                 self.api.add_droplet(DropletRecord(DROPLET_IDS[name], DROPLET_NAMES[name],
                                                    HOST_ADDRESSES[name], name))
@@ -212,8 +213,15 @@ class World:
         db_dir.mkdir(exist_ok=True)
         if not (db_dir / "production.sqlite3").exists():
             create_database(db_dir / "production.sqlite3")
+        # A managed database: SSL only, its certificate signed by this CA (DigitalOcean's
+        # "ca-certificate.crt"), for these names. pg_dump's stand-in checks sslmode against it.
+        ca = db_dir / "ca-certificate.crt"
+        if not ca.exists():
+            ca.write_text("-----BEGIN CERTIFICATE-----\n" + secrets.token_urlsafe(48) +
+                          "\n-----END CERTIFICATE-----\n")
         config = {"host": "127.0.0.1", "port": 25060, "user": "doadmin",
-                  "password": self.db_password, "dbname": "air_demand"}
+                  "password": self.db_password, "dbname": "air_demand",
+                  "ssl": {"ca": str(ca), "names": ["127.0.0.1", "localhost"]}}
         (db_dir / "database.json").write_text(json.dumps(config))
         database_url = (f"postgresql://doadmin:{self.db_password}@127.0.0.1:25060/air_demand"
                         "?sslmode=require")

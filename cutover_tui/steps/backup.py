@@ -21,10 +21,11 @@ import time
 import zlib
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from ..checklist import tail
 from ..clock import iso
+from ..credentials import local_env
 from ..envfile import EnvFile
 from ..errors import GateClosed, cause_of
 from ..events import PlanItem, Verdict
@@ -36,6 +37,10 @@ from .env_edit import read_remote
 BLOCK_SIZE = 256 * 1024
 MAX_REQUESTS = 16
 MIN_FREE = 64 * 1024 * 1024
+# psql and pg_restore here: a restore of a large dump may take long; a query or a listing not.
+PG_TIMEOUT = 3600
+PG_QUERY_TIMEOUT = 300
+PG_CONNECT_TIMEOUT = "30"  # libpq's own: a database that does not answer the connection
 
 
 def plan(book: Runbook, step: BackupStep) -> list[PlanItem]:
@@ -59,22 +64,60 @@ def plan(book: Runbook, step: BackupStep) -> list[PlanItem]:
     ]
 
 
+# asyncpg's ``ssl`` query parameter, as libpq's sslmode (libpq refuses ``ssl``).
+ASYNCPG_SSL = {"true": "require", "false": "disable", **{m: m for m in (
+    "disable", "allow", "prefer", "require", "verify-ca", "verify-full")}}
+
+
 def database_parts(url: str) -> dict[str, str]:
+    """What pg_dump needs of a PostgreSQL URL: the password, which goes apart (stdin, then
+    PGPASSWORD), and ``conninfo``, the URL as libpq reads it without the password — every other
+    option (``sslmode``, ``sslrootcert``, ``connect_timeout``, several hosts …) kept as written.
+    The host, port, user and database are for saying what is dumped."""
     parts = urlsplit(url)
-    if parts.scheme not in ("postgres", "postgresql", "postgresql+asyncpg", "postgresql+psycopg"):
+    base, _, driver = parts.scheme.partition("+")
+    if base not in ("postgres", "postgresql") or driver not in (
+            "", "asyncpg", "psycopg", "psycopg2", "pg8000"):
         raise GateClosed(f"the database URL is not a PostgreSQL URL (scheme {parts.scheme!r})")
+    userinfo, at, hosts = parts.netloc.rpartition("@")
+    user, colon, password = userinfo.partition(":")
+    password = unquote(password) if colon else ""
+    kept = []
+    names = {unquote(item.partition("=")[0]) for item in parts.query.split("&")}
+    for item in filter(None, parts.query.split("&")):
+        key, _, value = item.partition("=")
+        key = unquote(key)
+        if key == "password":  # libpq takes it in the query too: never into argv
+            password = password or unquote(value)
+            continue
+        if key == "sslpassword":
+            raise GateClosed("the database URL has sslpassword, which pg_dump could only be "
+                             "given on its command line (visible in ps); use a client key "
+                             "without a passphrase for the backup")
+        if driver == "asyncpg" and key == "ssl" and "sslmode" not in names:
+            if unquote(value).lower() not in ASYNCPG_SSL:
+                raise GateClosed(f"the database URL's ssl={unquote(value)!r} is not an sslmode")
+            item = f"sslmode={ASYNCPG_SSL[unquote(value).lower()]}"
+        kept.append(item)
+    conninfo = urlunsplit(("postgresql", f"{user}@{hosts}" if at else hosts, parts.path,
+                           "&".join(kept), ""))
+    first = re.match(r"^(?:\[(?P<v6>[^\]]*)\]|(?P<name>[^:,]*))(?::(?P<port>\d*))?",
+                     hosts.split(",")[0])
+    assert first is not None  # the pattern matches any text
     return {
-        "host": parts.hostname or "localhost",
-        "port": str(parts.port or 5432),
-        "user": unquote(parts.username or ""),
-        "password": unquote(parts.password or ""),
-        "dbname": unquote(parts.path.lstrip("/")) or "postgres",
+        "host": unquote(first.group("v6") or first.group("name") or "") or "localhost",
+        "port": first.group("port") or "5432",
+        "user": unquote(user),
+        "password": password,
+        "dbname": unquote(parts.path.lstrip("/")) or unquote(user) or "postgres",
+        "conninfo": conninfo,
     }
 
 
 def remote_command(step: BackupStep, db: dict[str, str], remote_path: str) -> str:
     q = shlex.quote
-    connection = f"-h {q(db['host'])} -p {q(db['port'])} -U {q(db['user'])} -d {q(db['dbname'])}"
+    # The URL without its password: libpq applies sslmode, sslrootcert and the rest.
+    connection = f"-d {q(db['conninfo'])}"
     if step.format == "custom":
         dump = f"pg_dump -Fc --no-password {connection} -f {q(remote_path + '.partial')}"
     else:
@@ -96,6 +139,22 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _pg_run(command: list[str], timeout: float | None = None,
+            **kwargs: Any) -> subprocess.CompletedProcess:
+    """``subprocess.run`` for psql and pg_restore, with a time limit (``PG_TIMEOUT`` unless
+    given; then it is killed): a database that takes the connection and never answers must
+    not hold the step for ever."""
+    timeout = PG_TIMEOUT if timeout is None else timeout
+    if kwargs.get("env") is not None:
+        kwargs["env"].setdefault("PGCONNECT_TIMEOUT", PG_CONNECT_TIMEOUT)
+    kwargs["timeout"] = timeout  # guard: pg-timeout
+    try:
+        return subprocess.run(command, **kwargs)
+    except subprocess.TimeoutExpired:
+        raise GateClosed(f"{os.path.basename(command[0])} did not finish within {timeout:g}s; "
+                         "stopped") from None
+
+
 def inspect_dump(path: Path, fmt: str) -> dict[str, Any]:
     """Structural check of a dump: readable in full, its tables and the rows of each COPY."""
     if fmt == "custom":
@@ -103,7 +162,8 @@ def inspect_dump(path: Path, fmt: str) -> dict[str, Any]:
         if binary is None:
             raise GateClosed("pg_restore is not installed here, so the custom-format dump "
                              "cannot be checked; install postgresql-client")
-        result = subprocess.run([binary, "--list", str(path)], capture_output=True, text=True)
+        result = _pg_run([binary, "--list", str(path)], PG_QUERY_TIMEOUT, capture_output=True,
+                         text=True)
         if result.returncode != 0:
             raise GateClosed(f"pg_restore --list rejects the dump: "
                              f"{cause_of(result.stderr)}")
@@ -161,30 +221,30 @@ def scratch_restore(path: Path, step: BackupStep, scratch_url: str) -> dict[str,
     """Restore into a scratch database and count rows of the named tables. Its password goes
     in the environment, not on the command line."""
     parts = urlsplit(scratch_url)
-    env = {**os.environ, "PGPASSWORD": unquote(parts.password or "")}
+    env = local_env(extra={"PGPASSWORD": unquote(parts.password or "")})
     if parts.password:
         netloc = parts.netloc.replace(f":{parts.password}@", "@")
         scratch_url = parts._replace(netloc=netloc).geturl()
     # A scratch database is emptied first, so a restore never meets an earlier one's tables.
-    reset = subprocess.run(["psql", "-v", "ON_ERROR_STOP=1", "-q", "-c",
-                            "DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public;",
-                            scratch_url], capture_output=True, text=True, env=env)
+    reset = _pg_run(["psql", "-v", "ON_ERROR_STOP=1", "-q", "-c",
+                     "DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public;",
+                     scratch_url], PG_QUERY_TIMEOUT, capture_output=True, text=True, env=env)
     if reset.returncode != 0:
         raise GateClosed(f"cannot empty the scratch database: {cause_of(reset.stderr)}")
     if step.format == "custom":
         command = ["pg_restore", "--no-owner", "-d", scratch_url, str(path)]
-        result = subprocess.run(command, capture_output=True, text=True, env=env)
+        result = _pg_run(command, capture_output=True, text=True, env=env)
     else:
         with gzip.open(path, "rb") as handle:
-            result = subprocess.run(["psql", "-v", "ON_ERROR_STOP=1", "-q", scratch_url],
-                                    input=handle.read(), capture_output=True, env=env)
+            result = _pg_run(["psql", "-v", "ON_ERROR_STOP=1", "-q", scratch_url],
+                             input=handle.read(), capture_output=True, env=env)
     if result.returncode != 0:
         err = result.stderr if isinstance(result.stderr, str) else result.stderr.decode()
         raise GateClosed(f"the scratch restore failed: {cause_of(err)}")
     counts = {}
     for table, wanted in step.row_counts.items():
-        query = subprocess.run(["psql", "-tAc", f'SELECT count(*) FROM "{table}"', scratch_url],
-                               capture_output=True, text=True, env=env)
+        query = _pg_run(["psql", "-tAc", f'SELECT count(*) FROM "{table}"', scratch_url],
+                        PG_QUERY_TIMEOUT, capture_output=True, text=True, env=env)
         if query.returncode != 0:
             raise GateClosed(f"counting {table} in the scratch restore failed: "
                               f"{cause_of(query.stderr)}")
@@ -229,8 +289,7 @@ async def run(ctx: StepContext, step: BackupStep) -> Verdict:
         return Verdict(False, "the host did not report the dump's sha256 and size",
                        command=command, output=tail(ctx.masker(result.output)))
     size = int(size_match.group(1))
-    local_dir = Path(os.path.expanduser(step.local_dir))
-    local_dir.mkdir(parents=True, exist_ok=True)
+    local_dir = private_dir(Path(os.path.expanduser(step.local_dir)))
     local_free = shutil.disk_usage(local_dir).free
     if local_free < size * 1.1:
         return Verdict(False, f"only {local_free // 2**20} MiB free in {local_dir}, the dump is "
@@ -268,8 +327,7 @@ async def check_free_space(ctx: StepContext, step: BackupStep) -> str | None:
         detail = f": {cause_of(result.output)}" if result.exit_status != 0 else ""
         return f"cannot read the free space of {step.remote_dir} on {step.host}{detail}"
     remote_free = int(free.group(1)) * 1024
-    local_dir = Path(os.path.expanduser(step.local_dir))
-    local_dir.mkdir(parents=True, exist_ok=True)
+    local_dir = private_dir(Path(os.path.expanduser(step.local_dir)))
     local_free = shutil.disk_usage(local_dir).free
     ctx.say(f"free space: {remote_free // 2**20} MiB in {step.remote_dir} on {step.host}, "
             f"{local_free // 2**20} MiB in {local_dir} here")
@@ -279,6 +337,14 @@ async def check_free_space(ctx: StepContext, step: BackupStep) -> str | None:
             return (f"only {room // 2**20} MiB free in {place}; a backup needs at least "
                     f"{MIN_FREE // 2**20} MiB: free some space and retry")
     return None
+
+
+def private_dir(path: Path) -> Path:
+    """The local backup folder, created or made 0700: dumps are for their owner only."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if path.stat().st_mode & 0o077:
+        path.chmod(0o700)  # guard: backup-dir-mode
+    return path
 
 
 async def download(ctx: StepContext, host: str, remote_path: str, local: Path,
@@ -292,6 +358,10 @@ async def download(ctx: StepContext, host: str, remote_path: str, local: Path,
                                   f"{rate / 2**20:.1f} MiB/s, ETA {eta:.0f}s")
 
     try:
+        # The dump is the whole database: only its owner reads it here, as on the host (0600).
+        # SFTP then writes into this file, keeping its mode; a leftover of a crash goes first.
+        local.unlink(missing_ok=True)
+        os.close(os.open(local, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))  # guard: backup-file-mode
         async with ctx.ssh.sftp(host) as sftp:
             await sftp.get(remote_path, str(local), block_size=BLOCK_SIZE,
                            max_requests=MAX_REQUESTS, progress_handler=progress)

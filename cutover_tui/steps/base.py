@@ -9,6 +9,8 @@ A step kind is a module with two functions:
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,6 +22,7 @@ from ..clock import Clock
 from ..events import OutputLine, PlanItem, Progress, StepEvent
 from ..masking import Masker
 from ..operator import Operator
+from ..patterns import RegexTooSlow, search
 from ..runbook import Runbook
 
 
@@ -41,7 +44,8 @@ class StepContext:
         self.emit(OutputLine(self.step_id, self.masker(text), stream, host))
 
     def line_sink(self, host: str) -> Callable[[str], None]:
-        return lambda line: self.emit(OutputLine(self.step_id, self.masker(line), "stdout", host))
+        mask = self.masker.stream()  # a private key's lines arrive one by one
+        return lambda line: self.emit(OutputLine(self.step_id, mask(line), "stdout", host))
 
     def progress(self, done: float, total: float | None, label: str = "") -> None:
         self.emit(Progress(self.step_id, done, total, label))
@@ -96,8 +100,11 @@ def _absent_or_differs(pattern: str, output: str, command: str) -> str:
     otherwise ABSENT (nothing shows the step could ever print it)."""
     for match in _ECHOED.finditer(command):
         text = next(g for g in match.groups()[1:] if g is not None)
-        if re.search(pattern, text.strip(), re.MULTILINE):
-            return DIFFERS
+        try:
+            if search(pattern, text.strip()):
+                return DIFFERS
+        except RegexTooSlow:
+            continue
     key = _JSON_KEY.match(pattern)
     if key and re.search(rf'"{re.escape(key.group(1))}"\s*:', output):
         return DIFFERS
@@ -116,30 +123,46 @@ def exit_check(status: int | None, expected: int, cause: str = "") -> Check:
 
 def judge_output(output: str, expect_regex: list[str], reject_regex: list[str], number: Any,
                  command: str = "") -> tuple[list[Check], dict[str, Any]]:
-    """Apply regex and number checks to output; return (checks, evidence)."""
+    """Apply regex and number checks to output; return (checks, evidence). Each regex is
+    bounded in time (``patterns``): one that does not finish is a failed check saying so (the
+    regex is wrong for this output: ABSENT). Blocking: run it with ``judge_output_in_worker``
+    from a step."""
     checks: list[Check] = []
     evidence: dict[str, Any] = {}
     for pattern in expect_regex:
-        if re.search(pattern, output, re.MULTILINE):
+        try:
+            found = search(pattern, output)
+        except RegexTooSlow as exc:
+            checks.append(Check(f"/{pattern}/", ABSENT, str(exc)))
+            continue
+        if found:
             checks.append(Check(f"/{pattern}/", MATCHED))
         else:
             checks.append(Check(f"/{pattern}/", _absent_or_differs(pattern, output, command),
                                 f"expected output matching /{pattern}/ was not found"))
     for pattern in reject_regex:
-        found = re.search(pattern, output, re.MULTILINE)
+        try:
+            found = search(pattern, output)
+        except RegexTooSlow as exc:
+            checks.append(Check(f"not /{pattern}/", ABSENT, str(exc)))
+            continue
         # Output that contains what it must not can stop containing it: never ABSENT.
         checks.append(Check(f"not /{pattern}/", DIFFERS, f"output contains {found.group(0)!r} "
                             f"(matches /{pattern}/)") if found else
                       Check(f"not /{pattern}/", MATCHED))
     if number is not None:
-        match = re.search(number.regex, output, re.MULTILINE)
-        if not match:
-            checks.append(Check(number.label, ABSENT, f"no {number.label} found in the output "
-                                                      f"(/{number.regex}/)"))
+        try:
+            match = search(number.regex, output)
+            slow = ""
+        except RegexTooSlow as exc:
+            match, slow = None, str(exc)
+        if match is None:
+            checks.append(Check(number.label, ABSENT, slow or f"no {number.label} found in the "
+                                                              f"output (/{number.regex}/)"))
         else:
             try:
                 value = float(match.group(1))
-            except ValueError:
+            except (TypeError, ValueError):
                 checks.append(Check(number.label, ABSENT,
                                     f"{number.label} {match.group(1)!r} is not a number"))
             else:
@@ -154,6 +177,15 @@ def judge_output(output: str, expect_regex: list[str], reject_regex: list[str], 
                 checks.append(Check(number.label, DIFFERS if problems else MATCHED,
                                     "; ".join(problems)))
     return checks, evidence
+
+
+async def judge_output_in_worker(output: str, expect_regex: list[str], reject_regex: list[str],
+                                 number: Any, command: str = ""
+                                 ) -> tuple[list[Check], dict[str, Any]]:
+    """``judge_output`` in a worker thread: the event loop (the UI, the health panel, other
+    steps) goes on while the regexes run, each within its time limit."""
+    judge = functools.partial(judge_output, output, expect_regex, reject_regex, number, command)
+    return await asyncio.to_thread(judge)  # guard: regex-worker-thread
 
 
 def check_output(output: str, expect_regex: list[str], reject_regex: list[str],

@@ -10,14 +10,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import shlex
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
-from ..clock import iso, parse_iso
+from ..aio import bounded
+from ..clock import iso
 from ..durations import format_duration, parse_duration
 from ..errors import CutoverError, DropletAPIError, DropletNotFound, HTTPError, cause_of
 from ..events import PlanItem, Verdict
+from ..recordtimes import CLOCK_TOLERANCE, stamp, time_problems
 from ..runbook import DropletDestroyStep, DropletPowerStep, Runbook
 from .backup import backup_gate
 from .base import StepContext, where
@@ -35,18 +39,27 @@ def plan(book: Runbook, step: DropletPowerStep | DropletDestroyStep) -> list[Pla
     api = "DigitalOcean API"
     if isinstance(step, DropletDestroyStep):
         items = [PlanItem("check", "preconditions, live: verified backup with its checksum; "
-                                   f"{step.monitoring_days}-day monitoring over, every check "
-                                   f"done, no red flag; droplet off ≥ {step.min_powered_off}; "
-                                   f"{step.healthy_host} healthy now")]
+                                   f"{step.monitoring_days}-day monitoring over, its daily "
+                                   "checks on distinct days, no red flag; droplet off ≥ "
+                                   f"{step.min_powered_off} by its action history (GET "
+                                   "/v2/droplets/<id>/actions); "
+                                   f"{step.healthy_host} healthy now; the checklist's times "
+                                   "sane")]
         items.append(PlanItem(api, f"re-identify droplet {host.droplet} ({host.address}) by id, "
                                    "name and IP"))
+        items.append(PlanItem("operator", f"type the droplet name {host.droplet!r} exactly"))
         if step.snapshot_first:
             items.append(PlanItem(api, "POST /v2/droplets/<id>/actions type=snapshot"))
-        items.append(PlanItem("operator", f"type the droplet name {host.droplet!r} exactly"))
+        items.append(PlanItem("check", "every precondition again, and the droplet re-identified "
+                                       "(id, name, IP, status off): any change stops here"))
+        items.append(PlanItem("checklist", "record 'destroy of droplet <id> sent at <time> by "
+                                           "<operator>' (fsynced)"))
         items.append(PlanItem(api, "DELETE /v2/droplets/<id>  (sent once, never retried)"))
         return items
     items = []
     if step.action == "off":
+        items.append(PlanItem("operator", f"confirm powering off {host.droplet} (asked before "
+                                          "anything is stopped)"))
         for i, unit in enumerate(step.stop_services):
             items.append(PlanItem(where(book, step.host), f"systemctl stop {unit}"))
             if i == 0 and len(step.stop_services) > 1 and step.stop_pause_seconds:
@@ -82,7 +95,7 @@ async def resolve(ctx: StepContext, host_name: str) -> Any:
 
 async def port_answers(address: str, port: int, timeout: float = 2.0) -> bool:
     try:
-        _, writer = await asyncio.wait_for(asyncio.open_connection(address, port), timeout)
+        _, writer = await bounded(asyncio.open_connection(address, port), timeout)
     except (OSError, TimeoutError):
         return False
     writer.close()
@@ -128,6 +141,13 @@ async def _power_off(ctx: StepContext, step: DropletPowerStep) -> Verdict:
             "powered_off_at", iso(ctx.clock.time()))
         return Verdict(True, f"{droplet.name} is already off; nothing to do", command=command,
                        evidence=evidence)
+    # Ask first: a "no" must change nothing on the host, so nothing is stopped before it.
+    first = (f"first on {step.host}: systemctl stop {', '.join(step.stop_services)}; then "
+             if step.stop_services else "")
+    question, detail = f"Power off {droplet.describe()}?", f"{first}shutdown, power_off if it hangs"
+    if not await ctx.operator.confirm(step.id, question, detail):  # guard: power-off-asks-first
+        return Verdict(False, "power off was not confirmed: nothing was stopped, the droplet "
+                              "is still on", command=command, evidence=evidence)
     stopped = []
     for i, unit in enumerate(step.stop_services):
         result = await ctx.ssh.run(step.host, f"systemctl stop {shlex.quote(unit)}",
@@ -142,9 +162,6 @@ async def _power_off(ctx: StepContext, step: DropletPowerStep) -> Verdict:
             ctx.say(f"waiting {step.stop_pause_seconds:g}s for in-progress work of {unit}")
             await ctx.clock.sleep(step.stop_pause_seconds)
     evidence["services_stopped"] = stopped
-    if not await ctx.operator.confirm(step.id, f"Power off {droplet.describe()}?"):
-        return Verdict(False, "power off was not confirmed; the droplet is still on",
-                       command=command, evidence=evidence)
     await ctx.ssh.drop(step.host)
     api = ctx.droplets()
     action = await api_call(ctx, api.post_action, droplet.id, "shutdown")
@@ -199,6 +216,15 @@ async def _power_on(ctx: StepContext, step: DropletPowerStep) -> Verdict:
 
 # ---------------------------------------------------------------------------- destroy
 
+# Action types that leave a droplet off, and the ones that turn it on again.
+POWER_OFF_TYPES = ("power_off", "shutdown")
+POWER_ON_TYPES = ("power_on", "power_cycle", "reboot")
+# Daily checks on distinct days: each day's checks finish at least this long after the day
+# before's (a day, less slack for an operator who checks a little earlier than yesterday).
+DAY_GAP = 20 * 3600
+# The destroy's intent, in the step's evidence: written (fsynced) before the DELETE is sent.
+INTENT_KEYS = ("destroy_intent", "destroy_intent_droplet_id", "destroy_intent_at")
+
 
 def _latest_power_record(ctx: StepContext, host_name: str) -> dict[str, Any] | None:
     records = ctx.checklist.read().get("steps", {})
@@ -212,60 +238,162 @@ def _latest_power_record(ctx: StepContext, host_name: str) -> dict[str, Any] | N
     return None if latest is None else {"action": latest[0].action, **latest[1]}
 
 
+def do_time(text: Any) -> float | None:
+    """A DigitalOcean time (ISO 8601, ``2025-12-19T10:05:00Z``) as seconds, or None."""
+    if not isinstance(text, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+
+
+def powered_off_from_history(droplet: Any, actions: list[dict[str, Any]], now: float,
+                             min_powered_off: str) -> Precondition:
+    """How long the droplet has been off, by DigitalOcean's own record of its actions: the last
+    completed power_off/shutdown, no power-on since. Not the checklist: that is ours to edit."""
+    name = "powered off"
+    if droplet.status != "off":
+        return Precondition(name, False, f"the droplet is {droplet.status}, not off")
+    offs = [(when, a) for a in actions if a.get("type") in POWER_OFF_TYPES
+            and a.get("status") == "completed" and (when := do_time(a.get("completed_at")))]
+    if not offs:
+        return Precondition(name, False, "DigitalOcean's action history of the droplet has no "
+                                         "completed power_off or shutdown")
+    since, last = max(offs, key=lambda pair: pair[0])
+
+    def order(action: dict[str, Any]) -> tuple[float, int]:  # times are to the second: then ids
+        return do_time(action.get("started_at")) or since, int(action.get("id") or 0)
+
+    ons = [a for a in actions if a.get("type") in POWER_ON_TYPES and a.get("status") != "errored"
+           and order(a) > order(last)]
+    if ons:
+        on = max(ons, key=order)
+        return Precondition(name, False, f"powered on again since its {last['type']} of "
+                                         f"{last['completed_at']}: {on['type']} (action "
+                                         f"{on.get('id')}, {on.get('status')}) at "
+                                         f"{on.get('started_at')}")
+    off_for = now - since
+    told = (f"{last['type']} (action {last.get('id')}) completed {last['completed_at']} by "
+            "DigitalOcean's action history")
+    if off_for < parse_duration(min_powered_off):  # guard: powered-off-from-do-history
+        return Precondition(name, False, f"off for {format_duration(max(0.0, off_for))}: "
+                                         f"{told}; the runbook asks for {min_powered_off}")
+    return Precondition(name, True, f"off for {format_duration(off_for)}: {told}")
+
+
+def _day_of(step_id: str) -> int | None:
+    match = re.search(r"\.d(\d+)$", step_id)
+    return int(match.group(1)) if match else None
+
+
+def monitoring_period(data: dict[str, Any], book: Runbook, step: DropletDestroyStep,
+                      now: float) -> Precondition:
+    """The monitoring week: over, every check done, no red flag; and its daily checks really
+    made on distinct days, by the times the tool recorded as each ran (at least ``DAY_GAP``
+    apart, the last after the week's end), not only by the cutover's time in the file."""
+    name = "monitoring period"
+    steps = data.get("steps", {})
+    cutover = steps.get(step.cutover_step, {})
+    start = stamp(cutover.get("finished_at")) if cutover.get("state") == "done" else None
+    if start is None:
+        return Precondition(name, False, f"the cutover step {step.cutover_step} has not finished")
+    ends = start + step.monitoring_days * 86400
+    phase = next(p for p in book.all_phases if p.id == step.monitoring_phase)
+    pending = [s.id for s in phase.steps if steps.get(s.id, {}).get("state") != "done"]
+    flags = data.get("run", {}).get("red_flags", [])
+    if now < ends:
+        return Precondition(name, False, f"{format_duration(ends - now)} of the "
+                                         f"{step.monitoring_days}-day period left (ends "
+                                         f"{iso(ends)})")
+    if pending:
+        return Precondition(name, False, f"{len(pending)} monitoring check(s) not done: "
+                                         f"{', '.join(pending[:4])}")
+    if flags:
+        return Precondition(name, False, f"red flag recorded: {flags[-1]}")
+    finished = {s.id: stamp(steps[s.id].get("finished_at")) for s in phase.steps}
+    missing = [step_id for step_id, when in finished.items() if when is None]
+    if missing:
+        return Precondition(name, False, f"no time recorded for check(s) {', '.join(missing[:4])}")
+    # Each day's checks end when its last one finished (a phase without repeats: one "day").
+    days: dict[int, float] = {}
+    for s in phase.steps:
+        day = _day_of(s.id) if phase.repeat else 1
+        if day is not None:
+            days[day] = max(days.get(day, 0.0), finished[s.id])
+    problems = []
+    ordered = sorted(days.items())
+    if ordered and ordered[0][1] <= start:
+        problems.append(f"day {ordered[0][0]}'s checks finished {iso(ordered[0][1])}, not after "
+                        f"the cutover ({iso(start)})")
+    for (day, at), (next_day, next_at) in zip(ordered, ordered[1:], strict=False):
+        if next_at - at < DAY_GAP:  # guard: monitoring-days-by-clock
+            problems.append(f"day {next_day}'s checks finished {format_duration(max(0.0, next_at - at))} "
+                            f"after day {day}'s ({iso(at)} → {iso(next_at)}); daily checks are "
+                            f"at least {DAY_GAP // 3600}h apart")
+    last = max(finished.values(), default=start)
+    if last < ends:
+        problems.append(f"the last check finished {iso(last)}, before the period's end "
+                        f"({iso(ends)})")
+    if problems:
+        return Precondition(name, False, "; ".join(problems[:3]))
+    return Precondition(name, True, f"ended {iso(ends)}; {len(phase.steps)} checks done on "
+                                    f"{len(days)} day(s), each ≥ {DAY_GAP // 3600}h apart, the "
+                                    "last after the end; no red flag")
+
+
+def record_times(data: dict[str, Any], step: DropletDestroyStep, actions: list[dict[str, Any]],
+                 now: float, server_now: float | None) -> Precondition:
+    """The checklist's times are believable: none in the future, none out of order, this
+    machine's clock agrees with DigitalOcean's, and the power-off step did not finish before
+    DigitalOcean completed its action (a record moved back in time)."""
+    problems = time_problems(data, now)
+    if server_now is not None and abs(now - server_now) > CLOCK_TOLERANCE:
+        problems.append(f"this machine's clock ({iso(now)}) differs from DigitalOcean's "
+                        f"({iso(server_now)}) by {format_duration(abs(now - server_now))}")
+    record = data.get("steps", {}).get(step.power_off_step, {})
+    finished = stamp(record.get("finished_at"))
+    by_id = {a.get("id"): a for a in actions}
+    for key in ("shutdown_action", "power_off_action"):
+        action = by_id.get(record.get("evidence", {}).get(key))
+        completed = do_time((action or {}).get("completed_at"))
+        if finished is not None and completed is not None and finished < completed - CLOCK_TOLERANCE:
+            problems.append(f"step {step.power_off_step} finished {record['finished_at']} by the "
+                            f"checklist, but DigitalOcean completed its {action['type']} (action "
+                            f"{action['id']}) at {action['completed_at']}")
+    if problems:
+        more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+        return Precondition("checklist times", False, "; ".join(problems[:3]) + more)
+    return Precondition("checklist times", True, "none in the future or out of order; this "
+                                                 "machine's clock agrees with DigitalOcean's")
+
+
 async def preconditions(ctx: StepContext, step: DropletDestroyStep,
                         droplet: Any | None) -> list[Precondition]:
     data = ctx.checklist.read()
     out: list[Precondition] = []
+    now = ctx.clock.time()
     # 1. The verified backup, re-hashed now.
     reason = await asyncio.to_thread(backup_gate, data, ctx.book, True)
     out.append(Precondition("verified backup", reason is None,
                             reason or "the local backup file exists with its recorded sha256"))
-    # 2. The monitoring period.
-    cutover = data.get("steps", {}).get(step.cutover_step, {})
-    now = ctx.clock.time()
-    if cutover.get("state") != "done" or "finished_at" not in cutover:
-        out.append(Precondition("monitoring period", False,
-                                f"the cutover step {step.cutover_step} has not finished"))
-    else:
-        ends = parse_iso(cutover["finished_at"]) + step.monitoring_days * 86400
-        phase = next(p for p in ctx.book.all_phases if p.id == step.monitoring_phase)
-        pending = [s.id for s in phase.steps
-                   if data.get("steps", {}).get(s.id, {}).get("state") != "done"]
-        flags = data.get("run", {}).get("red_flags", [])
-        if now < ends:
-            out.append(Precondition("monitoring period", False,
-                                    f"{format_duration(ends - now)} of the {step.monitoring_days}"
-                                    f"-day period left (ends {iso(ends)})"))
-        elif pending:
-            out.append(Precondition("monitoring period", False,
-                                    f"{len(pending)} monitoring check(s) not done: "
-                                    f"{', '.join(pending[:4])}"))
-        elif flags:
-            out.append(Precondition("monitoring period", False,
-                                    f"red flag recorded: {flags[-1]}"))
-        else:
-            out.append(Precondition("monitoring period", True,
-                                    f"ended {iso(ends)}; {len(phase.steps)} checks done, "
-                                    "no red flag"))
-    # 3. Powered off long enough.
-    power = _latest_power_record(ctx, step.host)
-    minimum = parse_duration(step.min_powered_off)
+    # 2. The monitoring period, its days measured by the times recorded as the checks ran.
+    out.append(monitoring_period(data, ctx.book, step, now))
+    # 3. Powered off long enough, by DigitalOcean's history of the droplet's actions.
+    actions: list[dict[str, Any]] = []
+    server_now: float | None = None
     if droplet is None:
         out.append(Precondition("powered off", False, "the droplet could not be read"))
-    elif droplet.status != "off":
-        out.append(Precondition("powered off", False, f"the droplet is {droplet.status}, not off"))
-    elif power is None or power["action"] != "off":
-        out.append(Precondition("powered off", False, "no recorded power-off step for it"))
     else:
-        since = parse_iso(power.get("evidence", {}).get("powered_off_at",
-                                                        power["finished_at"]))
-        if now - since < minimum:
+        try:
+            actions, server_now = await api_call(ctx, ctx.droplets().actions, droplet.id)
+        except CutoverError as exc:
             out.append(Precondition("powered off", False,
-                                    f"off for {format_duration(now - since)}, the runbook asks "
-                                    f"for {step.min_powered_off}"))
+                                    f"its action history could not be read: {exc}"))
         else:
-            out.append(Precondition("powered off", True,
-                                    f"off since {iso(since)} ({format_duration(now - since)})"))
+            out.append(powered_off_from_history(droplet, actions, server_now or now,
+                                                step.min_powered_off))
     # 4. The new production host is healthy right now.
     problems = []
     for endpoint in ctx.book.health:
@@ -280,13 +408,57 @@ async def preconditions(ctx: StepContext, step: DropletDestroyStep,
             problems.append(f"{endpoint.name}: HTTP {result.status}")
     out.append(Precondition(f"{step.healthy_host} healthy", not problems,
                             "; ".join(problems) or f"{len(ctx.book.health)} endpoints answer"))
+    # 5. The record's times are believable (a hand edit or a wrong clock moves them).
+    out.append(record_times(data, step, actions, now, server_now))  # guard: checklist-times-sane
     return out
+
+
+def _retire_intent(ctx: StepContext, step_id: str, note: str) -> None:
+    """The recorded intent did not take effect: keep it as a note, drop it from the evidence."""
+    with ctx.checklist.transaction() as data:
+        record = data.setdefault("steps", {}).setdefault(step_id, {})
+        evidence = record.setdefault("evidence", {})
+        for key in INTENT_KEYS:
+            evidence.pop(key, None)
+        record.setdefault("notes", []).append(
+            f"{iso(ctx.clock.time())} {ctx.operator.name}: {ctx.masker(note)}")
+
+
+async def _resume_intent(ctx: StepContext, step: DropletDestroyStep,
+                         command: str) -> Verdict | None:
+    """A destroy intent in the record (the run stopped after writing it): re-read the droplet.
+    Gone: the destroy took effect, done. Still there: it was not sent (or not done); the intent
+    is retired and the whole guard runs again. Never a second DELETE without the guard."""
+    evidence = ctx.record(step.id).get("evidence", {})
+    intent, droplet_id = evidence.get("destroy_intent"), evidence.get("destroy_intent_droplet_id")
+    if not intent or not isinstance(droplet_id, int):
+        return None
+    ctx.say(f"the checklist records: {intent}; re-reading droplet {droplet_id}")
+    try:
+        still = await api_call(ctx, ctx.droplets().get, droplet_id)
+    except DropletNotFound:
+        still = None
+    now = iso(ctx.clock.time())
+    if still is not None:
+        ctx.say(f"{still.describe()} still exists: that destroy did not take effect; asking "
+                "again with every check")
+        _retire_intent(ctx, step.id, f"{intent}; {still.name} (id {still.id}) still existed at "
+                                     f"{now}: not sent or not done, asked again")
+        return None
+    gone = f"droplet {droplet_id} is gone: {intent}, and DigitalOcean no longer has it ({now})"
+    return Verdict(True, f"{gone}; nothing sent again", command=command,  # guard: destroy-sent-once
+                   evidence={"outcome": "destroyed (confirmed by re-reading it after the run "
+                                        "stopped)", "destroy_intent": intent,
+                             "confirmed_gone_at": now})
 
 
 async def _destroy(ctx: StepContext, step: DropletDestroyStep) -> Verdict:
     host = ctx.book.hosts[step.host]
     api = ctx.droplets()
     command = f"DELETE /v2/droplets/<id of {host.droplet}>"
+    resumed = await _resume_intent(ctx, step, command)
+    if resumed is not None:
+        return resumed
     try:
         droplet = await resolve(ctx, step.host)
     except DropletNotFound as exc:
@@ -314,13 +486,8 @@ async def _destroy(ctx: StepContext, step: DropletDestroyStep) -> Verdict:
         return Verdict(False, "not destroyed: " + "; ".join(f"{c.name}: {c.detail}"
                                                             for c in failing),
                        command=command, evidence=evidence)
-    if not confirmed:
+    if not confirmed:  # guard: destroy-typed-name
         return Verdict(False, "not destroyed: the droplet name was not typed exactly",
-                       command=command, evidence=evidence)
-    # Re-identify once more right before the call: nothing may have changed while typing.
-    again = await resolve(ctx, step.host)
-    if (again.id, again.name, again.ip) != (droplet.id, droplet.name, droplet.ip):
-        return Verdict(False, "the droplet changed while the name was being typed; refusing",
                        command=command, evidence=evidence)
     if step.snapshot_first:
         action = await api_call(ctx, api.post_action, droplet.id, "snapshot",
@@ -330,7 +497,39 @@ async def _destroy(ctx: StepContext, step: DropletDestroyStep) -> Verdict:
         if status != "completed":
             return Verdict(False, f"the snapshot before destroy is {status}; not destroyed",
                            command=command, evidence=evidence)
-    evidence.update(destroyed_by=ctx.operator.name, requested_at=iso(ctx.clock.time()))
+    # Everything again now that the name is typed: the dialog may have stayed open for long.
+    try:
+        fresh = await resolve(ctx, step.host)
+    except CutoverError as exc:
+        return Verdict(False, "not destroyed: the droplet could not be identified again after "
+                              f"the name was typed ({exc})", command=command, evidence=evidence)
+    checks = await preconditions(ctx, step, fresh)
+    evidence["preconditions_after_typing"] = {c.name: f"{'ok' if c.ok else 'NOT MET'}: "
+                                                      f"{c.detail}" for c in checks}
+    failing = [c for c in checks if not c.ok]
+    if failing:  # guard: destroy-preconditions
+        return Verdict(False, "not destroyed: changed while the name was typed: " + "; ".join(
+            f"{c.name}: {c.detail}" for c in failing), command=command, evidence=evidence)
+    # And the droplet itself, by id, name, IP and status, immediately before the call.
+    try:
+        again = await resolve(ctx, step.host)
+    except CutoverError as exc:
+        return Verdict(False, "not destroyed: the droplet could not be identified again just "
+                              f"before the call ({exc})", command=command, evidence=evidence)
+    changed = [f"{what} is {now!r}, was {then!r}" for what, now, then in (
+        ("id", again.id, droplet.id), ("name", again.name, droplet.name),
+        ("IP", again.ip, droplet.ip), ("status", again.status, "off")) if now != then]
+    if changed:  # guard: destroy-identity
+        return Verdict(False, "not destroyed: the droplet changed while the name was typed ("
+                              f"{'; '.join(changed)})", command=command, evidence=evidence)
+    # The intent, on disk (the checklist's write is fsynced) before the DELETE goes out.
+    sent_at = iso(ctx.clock.time())
+    intent = f"destroy of droplet {droplet.id} sent at {sent_at} by {ctx.operator.name}"
+    record = {"destroy_intent": intent, "destroy_intent_droplet_id": droplet.id,
+              "destroy_intent_at": sent_at}
+    ctx.checklist.update_step(step.id, evidence=record)  # guard: destroy-intent-recorded
+    ctx.say(f"recorded: {intent}")
+    evidence.update(record, destroyed_by=ctx.operator.name, requested_at=sent_at)
     try:
         await api_call(ctx, api.destroy, droplet.id)
     except CutoverError as exc:

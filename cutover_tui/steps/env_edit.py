@@ -4,12 +4,18 @@ Read over SFTP → compute the new text → show the masked side-by-side diff �
 re-read and refuse if the file drifted → copy the original to ``.env.bak-<UTC>`` → write the new
 text to a temporary name, fsync, rename it over the file → read it back and compare hashes. A
 connection lost at any moment leaves the old file or the new one, never part of one.
+
+The file stays what it was apart from the shown lines: a symlinked ``.env`` stays a link (the
+file it points to is the one replaced, in its own directory), and the new file gets the old
+one's owner, group and mode (a 0640 ``app:app`` file must stay readable by the app).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import posixpath
+import stat
 from datetime import UTC, datetime
 from typing import Any
 
@@ -56,20 +62,54 @@ async def write_remote_atomically(ctx: StepContext, host: str, path: str, text: 
                                   mode: int | None, backup_of: str | None) -> str | None:
     """Back up the current file (if ``backup_of`` is given, its text), then replace ``path``.
     Returns the backup path."""
+    import asyncssh
+
     stamp = datetime.fromtimestamp(ctx.clock.time(), UTC).strftime("%Y%m%dT%H%M%SZ")
     directory, name = posixpath.split(path)
     backup_path = posixpath.join(directory, f"{name}.bak-{stamp}") if backup_of is not None \
         else None
-    tmp_path = posixpath.join(directory, f".{name}.cutover-{stamp}.tmp")
     async with ctx.ssh.sftp(host) as sftp:
+        real = path
+        real = await _link_target(sftp, path)  # guard: env-write-through-symlink
+        owner = await sftp.stat(real)
+        real_dir, real_name = posixpath.split(real)
+        tmp_path = posixpath.join(real_dir, f".{real_name}.cutover-{stamp}.tmp")
         if backup_path is not None:
             await _put(sftp, backup_path + ".tmp", backup_of.encode(), mode)
+            await _keep_owner(sftp, backup_path + ".tmp", owner)
             await sftp.posix_rename(backup_path + ".tmp", backup_path)
             ctx.say(f"backed up {path} to {backup_path}", host=host)
-        await _put(sftp, tmp_path, text.encode(), mode)
-        await sftp.posix_rename(tmp_path, path)
-        ctx.say(f"wrote {path} ({len(text.encode())} bytes) by renaming {tmp_path}", host=host)
+        try:
+            await _put(sftp, tmp_path, text.encode(), mode)
+            await _keep_owner(sftp, tmp_path, owner)  # guard: env-keep-owner-mode
+        except asyncssh.SFTPError:
+            with contextlib.suppress(asyncssh.Error, OSError):
+                await sftp.remove(tmp_path)
+            raise
+        await sftp.posix_rename(tmp_path, real)
+        through = f" (through the symlink {path})" if real != path else ""
+        ctx.say(f"wrote {real}{through} ({len(text.encode())} bytes) by renaming {tmp_path}",
+                host=host)
     return backup_path
+
+
+async def _link_target(sftp: Any, path: str) -> str:
+    """The file ``path`` names in the end, symlinks followed as the app opening it would
+    (a relative link from the link's own directory)."""
+    for _hop in range(40):
+        attrs = await sftp.lstat(path)
+        if attrs.permissions is None or not stat.S_ISLNK(attrs.permissions):
+            return path
+        link = await sftp.readlink(path)
+        path = posixpath.join(posixpath.dirname(path), link)
+    raise EnvFileError(f"{path}: too many levels of symbolic links")
+
+
+async def _keep_owner(sftp: Any, path: str, owner: Any) -> None:
+    """Give ``path`` the owner and group in ``owner`` (the file it replaces) if it has others."""
+    got = await sftp.stat(path)
+    if owner.uid is not None and (got.uid, got.gid) != (owner.uid, owner.gid):
+        await sftp.chown(path, owner.uid, owner.gid)
 
 
 async def _put(sftp: Any, path: str, data: bytes, mode: int | None) -> None:
@@ -97,6 +137,7 @@ async def apply_reviewed(ctx: StepContext, host: str, path: str, compute, title:
         proposed = compute(current)
         ctx.masker.learn_env(EnvFile.parse(proposed).values())
         shown: EnvDiff = diff(path, current, proposed)
+        shown.mask(ctx.masker)
         if not shown.changed:
             return Verdict(True, f"{path} on {host} already has these values; nothing to change",
                            command=f"edit {path}", evidence={"sha256": shown.old_sha256,

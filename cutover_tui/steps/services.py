@@ -83,7 +83,7 @@ async def run(ctx: StepContext, step: ServicesStep) -> Verdict:
         summary="; ".join(problems) or f"{len(step.units)} unit(s) {want} on {step.host}",
         command="\n".join(commands(step)),
         exit_status=0 if not problems else 1,
-        output=tail("\n".join(outputs)),
+        output=tail(ctx.masker("\n".join(outputs))),
         evidence={"states": states},
         checks=checks,
     )

@@ -6,7 +6,16 @@ from ..checklist import tail
 from ..errors import cause_of
 from ..events import PlanItem, Verdict
 from ..runbook import Runbook, SshStep
-from .base import UNANSWERED, Check, StepContext, exit_check, failed, judge_output, ssh_item, summary_of
+from .base import (
+    UNANSWERED,
+    Check,
+    StepContext,
+    exit_check,
+    failed,
+    judge_output_in_worker,
+    ssh_item,
+    summary_of,
+)
 
 
 def plan(book: Runbook, step: SshStep) -> list[PlanItem]:
@@ -29,8 +38,8 @@ async def run(ctx: StepContext, step: SshStep) -> Verdict:
     for attempt in range(1, attempts + 1):
         result = await ctx.ssh.run(step.host, step.command, on_line=ctx.line_sink(step.host),
                                    timeout=step.timeout, follow_seconds=step.follow_seconds)
-        checks, evidence = judge_output(result.output, step.expect_regex, step.reject_regex,
-                                        step.number, command=step.command)
+        checks, evidence = await judge_output_in_worker(
+            result.output, step.expect_regex, step.reject_regex, step.number, step.command)
         if result.timed_out:
             checks.insert(0, Check("result", UNANSWERED, f"no result within {step.timeout:g}s"))
         elif step.expect_exit is not None and step.follow_seconds is None:
@@ -48,7 +57,7 @@ async def run(ctx: StepContext, step: SshStep) -> Verdict:
         summary=summary_of(problems, f"ok on {step.host}"),
         command=step.command,
         exit_status=result.exit_status,
-        output=tail(result.output),
+        output=tail(ctx.masker(result.output)),  # whole: a tail may start inside a key
         evidence=evidence,
         checks=checks,
     )
