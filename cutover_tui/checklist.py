@@ -1,4 +1,6 @@
-"""The checklist: the run record, written only by the tool.
+"""The checklist: the run record, written only by the tool (``checklists/runs/*.toml`` by
+default) — not the runbooks beside it in ``checklists/``, which people write and ``runbook/``
+reads. The CLI and the README call it the run record.
 
 One TOML file per run. Every change is a transaction: take an exclusive ``flock`` on a sidecar
 lock file, re-read the file, apply the change, write a temporary file, fsync it, rename it over
@@ -6,7 +8,10 @@ the old one, fsync the directory. So a crash leaves the old or the new file, nev
 and two operators writing the same checklist never lose each other's updates.
 
 The record is self-contained: titles, plans and success criteria are copied in, so
-``cutover review`` needs no runbook.
+``cutover review`` needs no runbook. Each step's table is read as a typed ``StepRecord``
+(``records.py``: ``record(step_id)``, or ``records`` for all of them, parsed once per version
+the checklist holds) and written back through it, so the file keeps its layout and the fields
+it does not know.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import os
 import socket
 import tempfile
 import tomllib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,10 +32,22 @@ import tomli_w
 
 from .clock import Clock, iso
 from .errors import ChecklistError
+from .records import (
+    FLAG,
+    STATES,
+    STEP_FIELDS,
+    TABLE,
+    TEXT,
+    TEXTS,
+    RunRecords,
+    StepRecord,
+    StepState,
+    is_of,
+    plain,
+    toml_type,
+)
 
-FINISHED = ("done", "skipped")
 OUTPUT_TAIL_LINES = 40
-STATES = ("pending", "running", "done", "failed", "skipped", "interrupted")
 
 # The version of the checklist's layout, written as ``format`` at the top of every checklist.
 # A checklist of a newer format is refused with a sentence: this version cannot know what its
@@ -40,57 +57,39 @@ CHECKLIST_FORMAT = 1
 # What the tool reads from a checklist, and the TOML type each must have. Fields not listed
 # are kept as they are; a listed field of another type (a hand edit) makes the checklist
 # unreadable with a sentence naming its line, never a crash deep inside a reader.
-_TEXT, _NUMBER, _FLAG, _TABLE, _TEXTS = "a string", "a whole number", "true or false", \
-    "a table", "an array of strings"
+# (A step's fields are ``records.STEP_FIELDS``, beside the ``StepRecord`` that reads them.)
 RUN_FIELDS = {
-    "runbook_id": _TEXT, "runbook_title": _TEXT, "runbook_path": _TEXT, "runbook_sha256": _TEXT,
-    "started_at": _TEXT, "updated_at": _TEXT, "operators": _TEXTS, "hosts": _TABLE,
-    "red_flags": _TEXTS, "runbook_history": _TEXTS,
+    "runbook_id": TEXT, "runbook_title": TEXT, "runbook_path": TEXT, "runbook_sha256": TEXT,
+    "started_at": TEXT, "updated_at": TEXT, "operators": TEXTS, "hosts": TABLE,
+    "red_flags": TEXTS, "runbook_history": TEXTS,
 }
 PHASE_FIELDS = {
-    "title": _TEXT, "planned": _TEXT, "success_criteria": _TEXTS, "rollback": _FLAG,
-    "steps": _TEXTS, "override_reason": _TEXT, "override_by": _TEXT, "override_at": _TEXT,
+    "title": TEXT, "planned": TEXT, "success_criteria": TEXTS, "rollback": FLAG,
+    "steps": TEXTS, "override_reason": TEXT, "override_by": TEXT, "override_at": TEXT,
 }
-STEP_FIELDS = {
-    "state": _TEXT, "phase": _TEXT, "title": _TEXT, "kind": _TEXT, "operator": _TEXT,
-    "runner": _TEXT, "started_at": _TEXT, "finished_at": _TEXT, "summary": _TEXT,
-    "command": _TEXT, "output": _TEXT, "exit_status": _NUMBER, "notes": _TEXTS, "plan": _TEXTS,
-    "evidence": _TABLE, "removed_from_runbook": _FLAG,
-}
+Loc = tuple[str, ...]
 
 
-def _is(value: Any, kind: str) -> bool:
-    if kind == _TEXT:
-        return isinstance(value, str)
-    if kind == _NUMBER:
-        return isinstance(value, int) and not isinstance(value, bool)
-    if kind == _FLAG:
-        return isinstance(value, bool)
-    if kind == _TABLE:
-        return isinstance(value, dict)
-    return isinstance(value, list) and all(isinstance(item, str) for item in value)
-
-
-def shape_problems(data: dict[str, Any]) -> list[tuple[tuple, str]]:
+def shape_problems(data: dict[str, Any]) -> list[tuple[Loc, str]]:
     """Where a checklist's content is not of the type the tool reads: (path, expected …)."""
-    problems: list[tuple[tuple, str]] = []
+    problems: list[tuple[Loc, str]] = []
 
-    def fields(loc: tuple, record: Any, expected: dict[str, str]) -> None:
+    def fields(loc: Loc, record: Any, expected: dict[str, str]) -> None:
         if not isinstance(record, dict):
-            problems.append((loc, f"expected a table, got {_toml_type(record)}"))
+            problems.append((loc, f"expected a table, got {toml_type(record)}"))
             return
         for key, kind in expected.items():
-            if key in record and not _is(record[key], kind):
-                problems.append(((*loc, key), f"expected {kind}, got {_toml_type(record[key])}"))
+            if key in record and not is_of(record[key], kind):
+                problems.append(((*loc, key), f"expected {kind}, got {toml_type(record[key])}"))
 
     fmt = data.get("format", CHECKLIST_FORMAT)
     if not isinstance(fmt, int) or isinstance(fmt, bool) or fmt < 1:
-        problems.append((("format",), f"expected a whole number from 1, got {_toml_type(fmt)}"))
+        problems.append((("format",), f"expected a whole number from 1, got {toml_type(fmt)}"))
     fields(("run",), data.get("run"), RUN_FIELDS)
     for name, kind in (("steps", STEP_FIELDS), ("phases", PHASE_FIELDS)):
         table = data.get(name, {})
         if not isinstance(table, dict):
-            problems.append(((name,), f"expected a table, got {_toml_type(table)}"))
+            problems.append(((name,), f"expected a table, got {toml_type(table)}"))
             continue
         for key, record in table.items():
             fields((name, key), record, kind)
@@ -100,29 +99,6 @@ def shape_problems(data: dict[str, Any]) -> list[tuple[tuple, str]]:
                 problems.append(((name, key, "state"), f"expected one of {', '.join(STATES)}, "
                                  f"got {state!r}"))
     return problems
-
-
-def _toml_type(value: Any) -> str:
-    if isinstance(value, bool):
-        return f"the boolean {str(value).lower()}"
-    if isinstance(value, str):
-        return f"the string {value[:40]!r}"
-    if isinstance(value, int | float):
-        return f"the number {value!r}"
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, dict):
-        return "a table"
-    return f"{value!r}"
-
-
-def _clean(value: Any) -> Any:
-    """TOML has no null: drop None values, recursively."""
-    if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list | tuple):
-        return [_clean(v) for v in value if v is not None]
-    return value
 
 
 def tail(text: str, lines: int = OUTPUT_TAIL_LINES) -> str:
@@ -161,6 +137,7 @@ class Checklist:
         self.lock_path = self.path.with_name(self.path.name + ".lock")
         self.clock = clock or Clock()
         self._cache: dict[str, Any] | None = None
+        self._records: RunRecords | None = None
 
     # ------------------------------------------------------------------ file primitives
 
@@ -192,7 +169,7 @@ class Checklist:
         self._cache = data
         return data
 
-    def _damaged(self, problems: list[tuple[tuple, str]]) -> str:
+    def _damaged(self, problems: list[tuple[Loc, str]]) -> str:
         from .runbook import LineLocator  # late: needed only for this message
 
         try:
@@ -212,9 +189,18 @@ class Checklist:
     def data(self) -> dict[str, Any]:
         return self._cache if self._cache is not None else self.read()
 
+    @property
+    def records(self) -> RunRecords:
+        """Every step's record, typed and read-only, as this checklist holds it now (the file as
+        last read or written here): no file read, and each record parsed once per version."""
+        data = self.data
+        if self._records is None or self._records.data is not data:
+            self._records = RunRecords(data)
+        return self._records
+
     def _write(self, data: dict[str, Any]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        payload = tomli_w.dumps(_clean(data)).encode()
+        payload = tomli_w.dumps(plain(data)).encode()
         fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp",
                                    dir=self.path.parent)
         try:
@@ -304,36 +290,41 @@ class Checklist:
                 for phase in book.all_phases
             }
             for phase, step in book.steps():
-                record = steps.setdefault(step.id, {"state": "pending", "notes": []})
-                record.update(phase=phase.id, title=step.title, kind=step.kind)
-                if record.get("state") not in FINISHED:
-                    record["plan"] = plans.get(step.id, [])
-                if record.get("state") == "running" and not _runner_alive(record.get("runner", "")):
-                    record["state"] = "interrupted"
-                    record.setdefault("notes", []).append(
+                record = StepRecord.from_dict(steps.get(step.id, {"state": "pending",
+                                                                  "notes": []}))
+                record = record.changed(phase=phase.id, title=step.title, kind=step.kind)
+                if not record.state.finished:
+                    record = record.changed(plan=plans.get(step.id, []))
+                if record.state is StepState.RUNNING and not _runner_alive(record.runner):
+                    record = record.changed(state=StepState.INTERRUPTED).with_note(
                         f"{iso(self.clock.time())} found running after a crash of "
-                        f"{record.get('runner', '?')}; marked interrupted"
-                    )
+                        f"{record.runner if 'runner' in record.stored else '?'}; marked "
+                        "interrupted")
                     report.interrupted.append(step.id)
+                steps[step.id] = record.to_dict()
         return report
 
     @staticmethod
-    def _merge_runbook_change(data: dict, book: Any, plans: dict[str, list[str]]) -> list[str]:
+    def _merge_runbook_change(data: dict[str, Any], book: Any,
+                              plans: dict[str, list[str]]) -> list[str]:
         run, steps = data["run"], data["steps"]
         changes = [f"the runbook changed since this run started (sha256 "
                    f"{str(run.get('runbook_sha256'))[:12]} → {book.sha256[:12]})"]
         new_ids = {step.id for _, step in book.steps()}
-        for step_id, record in steps.items():
-            if step_id not in new_ids and not record.get("removed_from_runbook"):
-                changes.append(f"step {step_id} ({record.get('title')}) is no longer in the runbook")
-                record["removed_from_runbook"] = True
+        for step_id, table in steps.items():
+            record = StepRecord.from_dict(table)
+            if step_id not in new_ids and not record.removed_from_runbook:
+                changes.append(f"step {step_id} ({record.title or None}) is no longer in the "
+                               "runbook")
+                steps[step_id] = record.changed(removed_from_runbook=True).to_dict()
         for _, step in book.steps():
-            old = steps.get(step.id)
-            if old is None:
+            if step.id not in steps:
                 changes.append(f"step {step.id} ({step.title}) is new")
-            elif old.get("plan") != plans.get(step.id, []):
-                finished = " (already finished: its record is kept as run)" if old.get(
-                    "state") in FINISHED else ""
+                continue
+            old = StepRecord.from_dict(steps[step.id])
+            if "plan" not in old.stored or list(old.plan) != plans.get(step.id, []):
+                finished = (" (already finished: its record is kept as run)"
+                            if old.state.finished else "")
                 changes.append(f"step {step.id} ({step.title}) now does something else{finished}")
         run.setdefault("runbook_history", []).append(str(run.get("runbook_sha256")))
         run["runbook_sha256"] = book.sha256
@@ -342,54 +333,67 @@ class Checklist:
     # ------------------------------------------------------------------ step records
 
     def step(self, step_id: str) -> dict[str, Any]:
-        return self.data.get("steps", {}).get(step_id, {})
+        """The step's table as stored, untyped (``review``, tests); ``record`` is the typed one."""
+        table: dict[str, Any] = self.data.get("steps", {}).get(step_id, {})
+        return table
 
-    def update_step(self, step_id: str, **fields: Any) -> dict[str, Any]:
+    def record(self, step_id: str) -> StepRecord:
+        """The step's record as this checklist holds it (a pending one if it has none)."""
+        return self.records[step_id]
+
+    def update_record(self, step_id: str,
+                      change: Callable[[StepRecord], StepRecord]) -> StepRecord:
+        """In one transaction: the step's record from the file, ``change`` applied, written
+        back. ``change`` may raise (a ``ChecklistError``) to leave the file as it is."""
         with self.transaction() as data:
-            record = data.setdefault("steps", {}).setdefault(step_id, {"notes": []})
-            if "evidence" in fields and fields["evidence"] is not None:
-                record["evidence"] = {**record.get("evidence", {}), **_clean(fields.pop("evidence"))}
-            record.update(fields)
+            steps = data.setdefault("steps", {})
+            record = change(StepRecord.from_dict(steps.get(step_id, {"notes": []})))
+            steps[step_id] = record.to_dict()
             return record
+
+    def update_step(self, step_id: str, **fields: Any) -> StepRecord:
+        """Set fields of the step's record (``StepRecord.changed``: None removes one, evidence
+        is added to)."""
+        return self.update_record(step_id, lambda record: record.changed(**fields))
 
     def claim(self, step_id: str, operator: str) -> None:
         """Mark a step running by ``operator``; refuse if another live runner holds it."""
-        with self.transaction() as data:
-            record = data.setdefault("steps", {}).setdefault(step_id, {"notes": []})
-            runner = record.get("runner", "")
-            held = record.get("state") == "running" and runner != _runner_id()
-            if held and _runner_alive(runner):  # guard: step-claim-other-operator
-                raise ChecklistError(
-                    f"step {step_id} is being run by {record.get('operator')} ({runner})"
-                )
-            record.update(state="running", operator=operator, runner=_runner_id(),
-                          started_at=iso(self.clock.time()))
-            for key in ("finished_at", "exit_status", "output"):
-                record.pop(key, None)
+
+        def take(record: StepRecord) -> StepRecord:
+            held = record.state is StepState.RUNNING and record.runner != _runner_id()
+            if held and _runner_alive(record.runner):  # guard: step-claim-other-operator
+                raise ChecklistError(f"step {step_id} is being run by {record.operator or None} "
+                                     f"({record.runner})")
+            return record.changed(state=StepState.RUNNING, operator=operator,
+                                  runner=_runner_id(), started_at=iso(self.clock.time()),
+                                  finished_at=None, exit_status=None, output=None)
+
+        self.update_record(step_id, take)
 
     def add_note(self, step_id: str, operator: str, text: str) -> None:
-        with self.transaction() as data:
-            record = data.setdefault("steps", {}).setdefault(step_id, {})
-            record.setdefault("notes", []).append(f"{iso(self.clock.time())} {operator}: {text}")
+        note = f"{iso(self.clock.time())} {operator}: {text}"
+        self.update_record(step_id, lambda record: record.with_note(note))
 
     def update_run(self, **fields: Any) -> None:
         with self.transaction() as data:
-            data["run"].update(_clean(fields))
+            data["run"].update(plain(fields))
 
     def update_phase(self, phase_id: str, **fields: Any) -> None:
         with self.transaction() as data:
-            data.setdefault("phases", {}).setdefault(phase_id, {}).update(_clean(fields))
+            data.setdefault("phases", {}).setdefault(phase_id, {}).update(plain(fields))
 
     def release_running(self, note: str) -> list[str]:
         """On a clean quit: steps this process left running become interrupted."""
         released = []
         with self.transaction() as data:
-            for step_id, record in data.get("steps", {}).items():
-                if record.get("state") == "running" and record.get("runner") == _runner_id():
-                    record["state"] = "interrupted"
-                    record.setdefault("notes", []).append(f"{iso(self.clock.time())} {note}")
+            steps = data.get("steps", {})
+            for step_id, table in steps.items():
+                record = StepRecord.from_dict(table)
+                if record.state is StepState.RUNNING and record.runner == _runner_id():
+                    steps[step_id] = record.changed(state=StepState.INTERRUPTED).with_note(
+                        f"{iso(self.clock.time())} {note}").to_dict()
                     released.append(step_id)
         return released
 
-    def states(self) -> dict[str, str]:
-        return {k: v.get("state", "pending") for k, v in self.data.get("steps", {}).items()}
+    def states(self) -> dict[str, StepState]:
+        return self.records.states()

@@ -1,6 +1,11 @@
-"""The ``cutover`` command. It only parses arguments and calls the core (or the wizard); heavy
-modules (textual, asyncssh, pydo) are imported by the command that needs them, so ``--help``
-and ``validate`` start fast."""
+"""The ``cutover`` command: the one composition root. It only parses arguments and calls the
+core, or the wizard, which it finds through the ``cutover.ui`` entry point (``ui.py``) and
+never imports. Heavy modules (asyncssh, pydo; textual in the wizard) are imported by the command
+that needs them, so ``--help`` and ``validate`` start fast.
+
+Two documents, never mixed: a RUNBOOK (``checklists/*.toml``, written by people) says what to do;
+the run record (``checklists/runs/*.toml``, written only by the tool; the code calls it the
+checklist) says what was done."""
 
 from __future__ import annotations
 
@@ -8,13 +13,18 @@ import getpass
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from .errors import CutoverError
 
+if TYPE_CHECKING:
+    from .runbook import Overrides, Runbook
+    from .session import Session
 
-def _overrides(hosts: tuple[str, ...], variables: tuple[str, ...]):
+
+def _overrides(hosts: tuple[str, ...], variables: tuple[str, ...]) -> Overrides:
     from .runbook import Overrides
 
     try:
@@ -36,7 +46,8 @@ var_option = click.option("--var", "variables", multiple=True, metavar="[HOST.]K
                           help="Override a runbook variable, for all hosts or one.")
 
 
-def _parse_skips(_ctx, _param, values: tuple[str, ...]) -> dict[str, str]:
+def _parse_skips(_ctx: click.Context, _param: click.Parameter,
+                 values: tuple[str, ...]) -> dict[str, str]:
     from .runner import parse_skips
 
     try:
@@ -45,7 +56,8 @@ def _parse_skips(_ctx, _param, values: tuple[str, ...]) -> dict[str, str]:
         raise click.UsageError(str(exc)) from None
 
 
-def _check_skips(book, skips: dict[str, str], step_ids: list[str], headless: bool) -> None:
+def _check_skips(book: Runbook | None, skips: dict[str, str], step_ids: list[str],
+                 headless: bool) -> None:
     """Exit 2 (usage) unless every --skip names a step this headless run goes through."""
     from .runner import check_skips
 
@@ -54,6 +66,7 @@ def _check_skips(book, skips: dict[str, str], step_ids: list[str], headless: boo
                                "and press s")
     if not skips:
         return
+    assert book is not None  # a headless run passes its runbook
     try:
         check_skips(book, skips, step_ids)
     except CutoverError as exc:
@@ -68,7 +81,12 @@ skip_option = click.option("--skip", "skips", multiple=True, metavar="STEP_ID=RE
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="cutover")
 def main() -> None:
-    """A terminal wizard for production cutovers that keeps an honest record of them."""
+    """A terminal wizard for production cutovers that keeps an honest record of them.
+
+    \b
+    RUNBOOK     what to do: checklists/*.toml, written by people (cutover validate)
+    run record  what was done: checklists/runs/*.toml, written only by cutover
+                (the wizard's "checklist"; cutover review)"""
 
 
 @main.command()
@@ -76,7 +94,7 @@ def main() -> None:
 @host_option
 @var_option
 def validate(runbook: str, hosts: tuple[str, ...], variables: tuple[str, ...]) -> None:
-    """Check RUNBOOK and print its plan; exit 1 with every problem found."""
+    """Check RUNBOOK (checklists/*.toml) and print its plan; exit 1 with every problem found."""
     from .errors import RunbookError
     from .runbook import load_runbook, runbook_plan_lines
 
@@ -97,7 +115,9 @@ def validate(runbook: str, hosts: tuple[str, ...], variables: tuple[str, ...]) -
 @click.option("--headless", is_flag=True, help="No wizard: run the steps in order and print.")
 @click.option("--yes", is_flag=True, help="Headless: answer yes to confirmations (never destroys).")
 @click.option("--answers", type=click.Path(dir_okay=False), help="Headless: answers file (TOML).")
-@click.option("--state", type=click.Path(dir_okay=False), help="The checklist file to write/resume.")
+@click.option("--state", type=click.Path(dir_okay=False),
+              help="The run record to write or resume (default: checklists/runs/<runbook id>.toml "
+                   "beside the runbook).")
 @click.option("--operator", default=None, help="Your name, recorded with every step.")
 @click.option("--phase", "phases", multiple=True, help="Headless: only these phase ids.")
 @click.option("--rollback", is_flag=True, help="Headless: run the rollback procedure.")
@@ -108,7 +128,8 @@ def validate(runbook: str, hosts: tuple[str, ...], variables: tuple[str, ...]) -
 def run(runbook: str, headless: bool, yes: bool, answers: str | None, state: str | None,
         operator: str | None, phases: tuple[str, ...], rollback: bool, verbose: bool,
         skips: dict[str, str], hosts: tuple[str, ...], variables: tuple[str, ...]) -> None:
-    """Run RUNBOOK: the wizard, or --headless."""
+    """Run RUNBOOK (checklists/*.toml): the wizard, or --headless; the run record goes to
+    checklists/runs/ (see --state)."""
     overrides = _overrides(hosts, variables)
     if not headless:
         _check_skips(None, skips, [], headless=False)  # --skip is headless only
@@ -121,16 +142,15 @@ def run(runbook: str, headless: bool, yes: bool, answers: str | None, state: str
                                              list(phases), rollback, verbose, skips))
             sys.exit(code)
         from .runbook import load_runbook
+        from .ui import find_wizard
 
         book = load_runbook(runbook, overrides)
-        from screens.app import run_wizard
-
-        sys.exit(run_wizard(book, operator=name, state=state))
+        sys.exit(find_wizard().run(book, operator=name, state=state))
     except CutoverError as exc:
         _fail(exc)
 
 
-async def _run_headless(runbook: str, overrides, name: str, yes: bool, answers: str | None,
+async def _run_headless(runbook: str, overrides: Overrides, name: str, yes: bool, answers: str | None,
                         state: str | None, phases: list[str], rollback: bool,
                         verbose: bool, skips: dict[str, str] | None = None) -> int:
     from .operator import Answers, HeadlessOperator
@@ -158,7 +178,7 @@ async def _run_headless(runbook: str, overrides, name: str, yes: bool, answers: 
     return 0 if ok else 1
 
 
-def _print_resume(session) -> None:
+def _print_resume(session: Session) -> None:
     report = session.report
     if report.resumed:
         click.echo(f"resuming {session.checklist.path}")
@@ -202,7 +222,7 @@ def preflight(runbook: str, verbose: bool, hosts: tuple[str, ...],
 @main.command()
 @click.option("--headless", is_flag=True, help="Run every phase unattended and exit.")
 @click.option("--keep", type=click.Path(file_okay=False), help="Keep the world's files here.")
-@click.option("--operator", default="demo-operator", help="The name recorded in the checklist.")
+@click.option("--operator", default="demo-operator", help="The name recorded in the run record.")
 @click.option("--verbose", "-v", is_flag=True, help="Headless: print each step's output too.")
 @click.option("--sshd", "use_sshd", is_flag=True,
               help="Serve the rehearsal hosts with this machine's OpenSSH sshd (needs root).")
@@ -241,22 +261,25 @@ def demo(preflight_only: bool, preflight_runbook: str | None,
 
             book = load_runbook(M11)
             _check_skips(book, skips, demo_order(book), headless)
+        from .ui import find_wizard
+
+        wizard = None if headless else find_wizard()
         sys.exit(run_demo(headless=headless, keep=Path(keep) if keep else None,
                           operator=operator, verbose=verbose, skips=skips,
-                          server="sshd" if use_sshd else "asyncssh"))
+                          server="sshd" if use_sshd else "asyncssh", wizard=wizard))
     except CutoverError as exc:
         _fail(exc)
 
 
 @main.command()
-@click.argument("checklist", type=click.Path(dir_okay=False))
+@click.argument("record", metavar="RUN_RECORD", type=click.Path(dir_okay=False))
 @click.option("--markdown", is_flag=True, help="Print the timeline as Markdown.")
-def review(checklist: str, markdown: bool) -> None:
-    """Review a saved CHECKLIST (read-only)."""
+def review(record: str, markdown: bool) -> None:
+    """Review a saved RUN_RECORD (checklists/runs/*.toml): its timeline, read-only."""
     from .review import render_text
 
     try:
-        click.echo(render_text(checklist, markdown=markdown))
+        click.echo(render_text(record, markdown=markdown))
     except CutoverError as exc:
         _fail(exc)
 

@@ -17,12 +17,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .checklist import FINISHED, Checklist, tail
+from .checklist import Checklist, tail
 from .clock import Clock, iso
 from .errors import ChecklistError, CutoverError, GateClosed
 from .events import OutputLine, PlanItem, StepEvent, StepFinished, StepStarted, Verdict
 from .masking import Masker
 from .operator import Operator
+from .records import FINISHED, StepState
+from .remote.protocols import DropletsAPI, SSHRunner, WebClient
 from .runbook import Phase, Runbook
 from .steps import kind_module, plan_step
 from .steps.base import StepContext
@@ -45,10 +47,10 @@ def mask_tree(value: Any, masker: Masker) -> Any:
 
 
 class Engine:
-    def __init__(self, book: Runbook, checklist: Checklist, operator: Operator, *, ssh: Any,
-                 web: Any, clock: Clock, masker: Masker | None = None,
+    def __init__(self, book: Runbook, checklist: Checklist, operator: Operator, *,
+                 ssh: SSHRunner, web: WebClient, clock: Clock, masker: Masker | None = None,
                  emit: Callable[[StepEvent], None] | None = None,
-                 droplets: Callable[[], Any] | None = None, workdir: Path | None = None,
+                 droplets: Callable[[], DropletsAPI] | None = None, workdir: Path | None = None,
                  event_log: Path | None = None):
         self.book = book
         self.checklist = checklist
@@ -59,9 +61,13 @@ class Engine:
         self.masker = masker or Masker()
         self.listeners: list[Callable[[StepEvent], None]] = [emit] if emit else []
         self._droplets_factory = droplets
-        self._droplets: Any = None
+        self._droplets: DropletsAPI | None = None
         self.workdir = workdir or Path.cwd()
         self.event_log = event_log
+        # The step this engine runs now, None between steps: the one owner of "running" in
+        # this process (the wizard reads it and keeps no copy). The checklist's ``running``
+        # state is the shared claim, which another operator's process can hold too.
+        self.running: str | None = None
 
     # ------------------------------------------------------------------ events
 
@@ -92,6 +98,8 @@ class Engine:
         """Append to the run's log, which only its owner may read (0600, like the checklist;
         a log an older version left readable is made private too). A log that cannot be
         written ends the run with a sentence (``ChecklistError``), never a traceback."""
+        if self.event_log is None:
+            return
         try:
             fd = os.open(self.event_log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
             with os.fdopen(fd, "a") as handle:
@@ -107,7 +115,7 @@ class Engine:
         if self.event_log is not None:
             self._append_log("")  # guard: log-checked-before-run
 
-    def droplets(self) -> Any:
+    def droplets(self) -> DropletsAPI:
         if self._droplets is None:
             if self._droplets_factory is None:
                 from .remote.droplets import DropletAPI
@@ -125,8 +133,8 @@ class Engine:
         return {step.id: [f"{i.where}: {self.masker(i.action)}" for i in self.plan(step)]
                 for _, step in self.book.steps()}
 
-    def state(self, step_id: str) -> str:
-        return self.checklist.step(step_id).get("state", "pending")
+    def state(self, step_id: str) -> StepState:
+        return self.checklist.record(step_id).state
 
     def phase_counts(self, phase: Phase) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -142,17 +150,16 @@ class Engine:
         """Why ``phase`` may not start now, or None."""
         if phase is self.book.rollback:
             return None
-        data = self.checklist.data  # run_step re-reads the file first; the UI on a change
+        records = self.checklist.records  # run_step re-reads the file first; the UI on a change
         index = self.book.phases.index(phase)
         for earlier in self.book.phases[:index]:
-            if not self.phase_passed(earlier) and not data.get("phases", {}).get(
-                    earlier.id, {}).get("override_reason"):
+            if not self.phase_passed(earlier) and not records.override_reason(earlier.id):
                 return (f"phase {earlier.id} ({earlier.title}) has not passed its success "
                         "criteria; finish it, or go on with a recorded reason")
         if phase.requires_backup:
             from .steps.backup import backup_gate
 
-            reason = backup_gate(data, self.book, recheck_file=False)
+            reason = backup_gate(records, self.book, recheck_file=False)
             if reason:  # guard: requires-backup-gate
                 return f"phase {phase.id} needs a verified backup first: {reason}"
         return None
@@ -185,6 +192,13 @@ class Engine:
     # ------------------------------------------------------------------ acting
 
     async def run_step(self, step_id: str) -> Verdict:
+        self.running = step_id
+        try:
+            return await self._run_step(step_id)
+        finally:
+            self.running = None
+
+    async def _run_step(self, step_id: str) -> Verdict:
         step = self.book.step(step_id)
         phase = self.book.phase_of(step_id)
         self.checklist.read()  # another operator may have moved on since we last looked
@@ -205,7 +219,7 @@ class Engine:
             verdict = Verdict(False, str(exc))
         except asyncio.CancelledError:
             verdict = Verdict(False, "stopped by the operator before it finished",
-                              state="interrupted")
+                              state=StepState.INTERRUPTED)
             self._record(step_id, verdict)
             raise
         except Exception as exc:  # a bug in a step kind must not take the run down with it
@@ -229,19 +243,20 @@ class Engine:
             summary=masked.summary, command=masked.command, exit_status=masked.exit_status,
             output=masked.output, evidence=masked.evidence, runner=None,
         )
+        self.running = None  # before StepFinished: a listener sees the step over
         self.emit(StepFinished(step_id, masked.final_state, masked))
         return masked
 
     def skip(self, step_id: str, reason: str) -> None:
         if not reason.strip():
             raise GateClosed("skipping a step needs a reason")
-        self.checklist.update_step(step_id, state="skipped", operator=self.operator.name,
+        self.checklist.update_step(step_id, state=StepState.SKIPPED, operator=self.operator.name,
                                    finished_at=iso(self.clock.time()),
                                    summary=f"skipped: {self.masker(reason)}")
         self.checklist.add_note(step_id, self.operator.name, f"skipped: {self.masker(reason)}")
-        self.emit(StepFinished(step_id, "skipped",
+        self.emit(StepFinished(step_id, StepState.SKIPPED,
                                Verdict(True, f"skipped: {self.masker(reason)}",
-                                       state="skipped")))
+                                       state=StepState.SKIPPED)))
 
     def override_phase(self, phase_id: str, reason: str) -> None:
         if not reason.strip():
@@ -261,7 +276,7 @@ class Engine:
     async def aclose(self) -> None:
         released = self.checklist.release_running(f"{self.operator.name} quit while it ran")
         for step_id in released:
-            self.emit(StepFinished(step_id, "interrupted",
-                                   Verdict(False, "quit while running", state="interrupted")))
+            self.emit(StepFinished(step_id, StepState.INTERRUPTED,
+                                   Verdict(False, "quit while running", state=StepState.INTERRUPTED)))
         await self.ssh.close()
         await self.web.close()

@@ -6,6 +6,7 @@ stderr into the line of such a sentence that names the cause.
     ├── RunbookError            the runbook file cannot be read or is invalid (carries every problem)
     ├── ChecklistError          the run record cannot be read, written or locked
     ├── ConfigError             bad command-line input: overrides, answers file, missing token
+    │   └── NoWizard            no wizard (UI) is installed to show a run: use --headless
     ├── NetworkPolicyError      a connection to a non-loopback address while CUTOVER_LOOPBACK_ONLY=1
     ├── TransportError          a remote system could not be reached or misbehaved
     │   ├── SSHError            connect, authentication, host key, channel failures
@@ -40,6 +41,10 @@ class ChecklistError(CutoverError):
 
 class ConfigError(CutoverError):
     pass
+
+
+class NoWizard(ConfigError):
+    """Nothing declares the ``cutover.ui`` entry point, or what does cannot be imported."""
 
 
 class NetworkPolicyError(CutoverError):

@@ -115,7 +115,7 @@ def secret_forms(value: str) -> set[str]:
     base.update(m.group("pw") for m in URL_PASSWORD.finditer(value))
     if "\n" in value:
         base.update(line.strip() for line in value.splitlines())
-    forms = set()
+    forms: set[str] = set()
     for text in base:
         forms.update((text, unquote(text), unquote_plus(text), quote(text, safe=""),
                       json.dumps(text)[1:-1]))

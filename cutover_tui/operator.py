@@ -54,7 +54,7 @@ class Answers:
     text: dict[str, str] = field(default_factory=dict)
     trust_unknown_host_keys: bool = False
     path: str = ""
-    lines: dict[tuple, int] = field(default_factory=dict, repr=False)
+    lines: dict[tuple[str, ...], int] = field(default_factory=dict, repr=False)
 
     @classmethod
     def load(cls, path: str | Path) -> Answers:
@@ -74,7 +74,7 @@ class Answers:
         locator = LineLocator(source)
         problems: list[str] = []
 
-        def problem(loc: tuple, message: str) -> None:
+        def problem(loc: tuple[str, ...], message: str) -> None:
             problems.append(f"{path}:{locator.line_of(loc)}: {_dotted(loc)}: {message}")
 
         tables: dict[str, dict[str, Any]] = {}
@@ -130,7 +130,7 @@ class Answers:
 ANSWER_TABLES = ("confirm", "typed", "text", "host_keys")
 
 
-def _dotted(loc: tuple) -> str:
+def _dotted(loc: tuple[str, ...]) -> str:
     return ".".join(f'"{part}"' if "." in part or " " in part else part for part in loc)
 
 
@@ -180,7 +180,9 @@ class HeadlessOperator:
             return False
         typed = self.answers.typed.get(step_id)
         if typed is None:
-            self.say(f"    ? {prompt} -> no typed answer for step {step_id} in the answers file")
+            where = (f"in the answers file {self.answers.path}" if self.answers.path else
+                     "(--yes never types a name: an answers file's [typed] does)")
+            self.say(f"    ? {prompt} -> no typed answer for step {step_id} {where}")
             return False
         self.say(f"    ? {prompt} -> typed {typed!r}")
         return typed == expected

@@ -36,12 +36,13 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from .clock import Clock
 from .errors import CutoverError
 from .events import StepEvent, Verdict
 from .masking import Masker
+from .remote.protocols import SSHRunner, WebClient
 from .runbook import Runbook, always_changes
 from .steps import kind_module
 from .steps.base import ABSENT, DIFFERS, UNANSWERED, StepContext
@@ -183,11 +184,11 @@ class _NoChecklist:
         return {}
 
 
-def _no_droplets() -> Any:
+def _no_droplets() -> NoReturn:
     raise CutoverError("the preflight does not use the DigitalOcean API")
 
 
-async def run_preflight(book: Runbook, ssh: Any, web: Any, *, operator: Any = None,
+async def run_preflight(book: Runbook, ssh: SSHRunner, web: WebClient, *, operator: Any = None,
                         masker: Masker | None = None, clock: Clock | None = None,
                         workdir: Path | None = None,
                         emit: Callable[[StepEvent], None] | None = None,
@@ -272,8 +273,9 @@ def _guard_local(book: Runbook, step: Any) -> None:
 
 def _where(book: Runbook, step: Any) -> str:
     """The host a step talks to: its SSH host, the host an http step's URL names, or local."""
-    if getattr(step, "host", None):
-        return step.host
+    named: str | None = getattr(step, "host", None)  # a step's host is a runbook host's name
+    if named:
+        return named
     if step.kind == "http":
         from urllib.parse import urlsplit
 
@@ -315,7 +317,7 @@ STYLE = {OK: "green", DIFFERS_NOW: "yellow", CANNOT_PASS: "bold red", CANNOT_CHE
 def render(report: PreflightReport, verbose: bool = False) -> Any:
     """A rich renderable: the table (step, phase, verdict, reason), each non-ok step's command
     and masked output under its row (every step's with ``verbose``), then the summary."""
-    from rich.console import Group
+    from rich.console import Group, RenderableType
     from rich.table import Table
     from rich.text import Text
 
@@ -334,7 +336,7 @@ def render(report: PreflightReport, verbose: bool = False) -> Any:
             shown = (f"$ {row.command.strip()}\n" if row.command else "") + (
                 row.output or "(no output)")
             table.add_row("", "", "", "", Text(shown, style="dim"), end_section=True)
-    parts = [table, Text(report.summary())]
+    parts: list[RenderableType] = [table, Text(report.summary())]
     counts = report.counts()
     if counts[CANNOT_PASS]:
         parts.append(Text(f"cannot pass: {', '.join(report.by_verdict(CANNOT_PASS))} — these "

@@ -28,10 +28,15 @@ def stamp(text: Any) -> float | None:
         return None
 
 
+def _table(value: Any) -> dict[str, Any]:
+    """The value if it is a table of the record, else an empty one."""
+    return value if isinstance(value, dict) else {}
+
+
 def time_problems(data: dict[str, Any], now: float,
                   tolerance: float = CLOCK_TOLERANCE) -> list[str]:
     problems: list[str] = []
-    run = data.get("run") if isinstance(data.get("run"), dict) else {}
+    run = _table(data.get("run"))
     started = stamp(run.get("started_at"))
 
     def check(where: str, text: Any) -> float | None:
@@ -52,11 +57,11 @@ def time_problems(data: dict[str, Any], now: float,
     for flag in run.get("red_flags") or []:
         if isinstance(flag, str) and (match := _LEADING_TIME.match(flag)):
             check("a red flag's time", match.group(1))
-    phases = data.get("phases") if isinstance(data.get("phases"), dict) else {}
+    phases = _table(data.get("phases"))
     for phase_id, phase in phases.items():
         if isinstance(phase, dict):
             check(f"phase {phase_id}'s override_at", phase.get("override_at"))
-    steps = data.get("steps") if isinstance(data.get("steps"), dict) else {}
+    steps = _table(data.get("steps"))
     for step_id, record in steps.items():
         if not isinstance(record, dict):
             continue

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import types
 import typing
+from collections.abc import Collection
 
 from pydantic import BaseModel
 
 from . import runbook as rb
+from .runbook.fields import checked_duration, checked_regex
 
 SECTIONS: list[tuple[str, type[BaseModel], str]] = [
     ("[runbook]", rb.Meta, "What the runbook is."),
@@ -19,16 +21,12 @@ SECTIONS: list[tuple[str, type[BaseModel], str]] = [
     ("number = {...}", rb.NumberCheck, "A number captured from output and checked."),
     ("threshold = {...}", rb.PassThreshold, "A test-suite pass threshold."),
 ]
-STEPS: list[type[BaseModel]] = [rb.SshStep, rb.HttpStep, rb.ServicesStep, rb.LocalStep,
-                                rb.ManualStep, rb.WaitStep, rb.EnvEditStep, rb.EnvRestoreStep,
-                                rb.BackupStep, rb.DropletPowerStep, rb.DropletDestroyStep,
-                                rb.RepoEditStep]
 
 
 def _type_name(annotation: typing.Any) -> str:
     origin, args = typing.get_origin(annotation), typing.get_args(annotation)
     if origin is typing.Annotated:
-        names = {rb._valid_duration: "duration", rb._valid_regex: "regex"}
+        names = {checked_duration: "duration", checked_regex: "regex"}
         for meta in args[1:]:
             if getattr(meta, "func", None) in names:
                 return names[meta.func]
@@ -44,13 +42,13 @@ def _type_name(annotation: typing.Any) -> str:
     return getattr(annotation, "__name__", str(annotation))
 
 
-def _table(model: type[BaseModel], skip: set[str] = frozenset()) -> list[str]:
+def _table(model: type[BaseModel], skip: Collection[str] = frozenset()) -> list[str]:
     lines = ["| field | type | default | meaning |", "|---|---|---|---|"]
     for name, field in model.model_fields.items():
         if name in skip:
             continue
         default = "required" if field.is_required() else repr(
-            field.default if field.default_factory is None else field.default_factory())
+            field.get_default(call_default_factory=True, validated_data={}))
         lines.append(f"| `{name}` | `{_type_name(field.annotation)}` | {default} | "
                      f"{field.description or ''} |")
     return lines
@@ -60,8 +58,8 @@ def render() -> str:
     out = [
         "# Runbook format reference",
         "",
-        "Generated from `cutover_tui/runbook.py` by `python -m cutover_tui.reference`; a test "
-        "keeps it in step. Strings may use `{variable}` (from `[variables]`, the step's host "
+        "Generated from the models in `cutover_tui/runbook/` by `python -m cutover_tui.reference`; "
+        "a test keeps it in step. Strings may use `{variable}` (from `[variables]`, the step's host "
         "`vars`, or `{hosts.NAME.address|user|port|droplet}`); `${SHELL_VAR}` is left to the "
         "shell and `{{`/`}}` write braces. An unknown variable is a load error.",
         "",
@@ -119,13 +117,12 @@ def render() -> str:
             "`changes` says whether a step changes anything. `cutover preflight` runs every step "
             "that does not — `http` GETs, `services` with `action = \"status\"`, and `ssh` / "
             "`local` steps marked `changes = false` — against the hosts as they are before the "
-            "cutover. A kind that always changes something (`env_edit`, `env_restore`, "
-            "`backup`, `droplet_power`, `droplet_destroy`, `repo_edit`, `services` other than "
+            "cutover. A kind that always changes something ("
+            + "".join(f"`{kind}`, " for kind in rb.ALWAYS_CHANGES) + "`services` other than "
             "`status`) marked `changes = false` is a load error. An `ssh` or `local` step that "
             "does not say is not preflighted; the M11 runbook marks every one.", ""]
     common = set(rb.StepBase.model_fields)
-    for model in STEPS:
-        kind = typing.get_args(model.model_fields["kind"].annotation)[0]
+    for kind, model in rb.KINDS.items():
         doc = (model.__doc__ or "").strip().splitlines()[0] if model.__doc__ else ""
         out += [f"### kind = \"{kind}\"", "", doc, "", *_table(model, common | {"kind"}), ""]
     return "\n".join(out)

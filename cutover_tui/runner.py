@@ -9,16 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 
-from .checklist import FINISHED
 from .errors import ConfigError, CutoverError
 from .events import OutputLine, StepEvent
+from .records import FINISHED, StepState, look
 from .runbook import Runbook
 from .session import Session
 
-STATE_ORDER = ("done", "skipped", "failed", "interrupted", "running", "pending")
-
-GLYPH = {"done": "✓", "failed": "✗", "skipped": "↷", "interrupted": "!", "running": "…",
-         "pending": "·"}
+STATE_ORDER = (StepState.DONE, StepState.SKIPPED, StepState.FAILED, StepState.INTERRUPTED,
+               StepState.RUNNING, StepState.PENDING)
 
 
 def printer(out: Callable[[str], None], verbose: bool) -> Callable[[StepEvent], None]:
@@ -43,21 +41,22 @@ async def run_steps(session: Session, step_ids: Iterable[str],
         if state in FINISHED:
             unused = " (already recorded; --skip not applied)" if step_id in skips else \
                 " (already recorded)"
-            out(f"  {GLYPH[state]} {step_id:<14} {state:<8} {step.title}{unused}")
+            out(f"  {look(state).glyph} {step_id:<14} {state:<8} {step.title}{unused}")
             continue
         if step_id in skips:
             engine.skip(step_id, skips[step_id])
-            out(f"  {GLYPH['skipped']} {step_id:<14} {'skipped':<8} {step.title}: "
-                f"{engine.checklist.step(step_id).get('summary', '')}")
+            out(f"  {look(StepState.SKIPPED).glyph} {step_id:<14} {'skipped':<8} {step.title}: "
+                f"{engine.checklist.record(step_id).summary}")
             continue
         try:
             verdict = await engine.run_step(step_id)
         except CutoverError as exc:
-            out(f"  ✗ {step_id:<14} {'blocked':<8} {step.title}: {engine.masker(str(exc))}")
+            blocked = look(StepState.FAILED).glyph
+            out(f"  {blocked} {step_id:<14} {'blocked':<8} {step.title}: {engine.masker(str(exc))}")
             return False
-        state = verdict.final_state  # the verdict is the masked one the engine recorded
-        out(f"  {GLYPH.get(state, '?')} {step_id:<14} {state:<8} {step.title}: {verdict.summary}")
-        if state not in FINISHED:
+        ended = verdict.final_state  # the verdict is the masked one the engine recorded
+        out(f"  {look(ended).glyph} {step_id:<14} {ended:<8} {step.title}: {verdict.summary}")
+        if ended not in FINISHED:
             ok = False
             if step.gate:
                 return False

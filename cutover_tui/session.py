@@ -16,6 +16,7 @@ from .errors import ChecklistError
 from .events import StepEvent
 from .masking import Masker, new_salt, use_salt
 from .operator import Operator
+from .remote.protocols import DropletsAPI, SSHRunner, WebClient
 from .runbook import Overrides, Runbook, load_runbook
 
 
@@ -38,8 +39,8 @@ def default_state_path(book: Runbook) -> Path:
 class Transports:
     """The connections a run talks through: SSH (one pool), HTTP, and the masker for output."""
 
-    ssh: Any  # remote.ssh.SSHPool
-    web: Any  # remote.web.Web
+    ssh: SSHRunner
+    web: WebClient
     masker: Masker
 
     async def aclose(self) -> None:
@@ -47,19 +48,26 @@ class Transports:
         await self.web.close()
 
 
-def open_transports(book: Runbook, operator: Operator) -> Transports:
-    """The transports for ``book``'s hosts; unknown host keys are put to ``operator``."""
-    from .remote.ssh import SSHPool, SSHTarget
-    from .remote.web import Web
+def open_transports(book: Runbook, operator: Operator, *, ssh: SSHRunner | None = None,
+                    web: WebClient | None = None) -> Transports:
+    """The transports for ``book``'s hosts: ``ssh`` and ``web`` as given, else an ``SSHPool``
+    (unknown host keys put to ``operator``) and a ``Web`` on the network."""
+    if ssh is None:
+        from .remote.ssh import SSHPool, SSHTarget
 
-    targets = {
-        name: SSHTarget(name, h.address, h.port, h.user, h.ssh_key, h.known_hosts)
-        for name, h in book.hosts.items()
-    }
+        targets = {
+            name: SSHTarget(name, h.address, h.port, h.user, h.ssh_key, h.known_hosts)
+            for name, h in book.hosts.items()
+        }
+        ssh = SSHPool(targets, trust_host_key=operator.trust_host_key)
+    if web is None:
+        from .remote.web import Web
+
+        web = Web()
     masker = Masker()
     for value in credentials.held().values():  # the tool's own credentials are secrets too
         masker.learn(value, remember=False)
-    return Transports(SSHPool(targets, trust_host_key=operator.trust_host_key), Web(), masker)
+    return Transports(ssh, web, masker)
 
 
 def _recorded_masking(checklist: Checklist) -> dict[str, Any]:
@@ -104,13 +112,18 @@ def _masking_salt(recorded: dict[str, Any], default: bytes | None = None) -> byt
 def open_session(runbook: str | Path | Runbook, operator: Operator, *,
                  overrides: Overrides | None = None, state: str | Path | None = None,
                  clock: Clock | None = None, emit: Callable[[StepEvent], None] | None = None,
-                 droplets: Callable[[], Any] | None = None,
+                 droplets: Callable[[], DropletsAPI] | None = None,
+                 ssh: SSHRunner | None = None, web: WebClient | None = None,
                  workdir: Path | None = None) -> Session:
+    """A run of ``runbook``: its checklist opened (or resumed) for ``operator``, and an engine
+    that talks through ``ssh``, ``web`` and ``droplets()`` — injected (fakes, a rehearsal,
+    ``Web(transport=httpx.MockTransport(...))``), else the real ones (``open_transports``;
+    the DigitalOcean API from the environment, on first use)."""
     book = runbook if isinstance(runbook, Runbook) else load_runbook(runbook, overrides)
     clock = clock or Clock()
     state_path = Path(state) if state else default_state_path(book)
     checklist = Checklist(state_path, clock)
-    transports = open_transports(book, operator)
+    transports = open_transports(book, operator, ssh=ssh, web=web)
     # One salt per run, kept in its checklist: masked fingerprints (in plans too) stay the same
     # across a resume; values learnt before it are recognised by their salted fingerprints.
     recorded = _recorded_masking(checklist)

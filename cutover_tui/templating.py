@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 _TOKEN = re.compile(r"\{\{|\}\}|(?<!\$)\{([A-Za-z_][A-Za-z0-9_.]*)\}")
@@ -26,8 +27,12 @@ def render(text: str, variables: Mapping[str, str], on_unknown: Callable[[str], 
     return _TOKEN.sub(replace, text)
 
 
+# Where a value stands in the runbook: its keys and array indexes from the top.
+TreePath = tuple[str | int, ...]
+
+
 def render_tree(value: Any, variables: Mapping[str, str],
-                on_unknown: Callable[[tuple, str], None], path: tuple = ()) -> Any:
+                on_unknown: Callable[[TreePath, str], None], path: TreePath = ()) -> Any:
     """Render every string inside dicts and lists; report unknown names with their path."""
     if isinstance(value, str):
         return render(value, variables, lambda name: on_unknown(path, name))
@@ -77,23 +82,31 @@ def quote_for(context: str, value: str) -> str:
     return quote_word(value)
 
 
+@dataclass
+class _Frame:
+    """One level of quoting: its context, and (inside a $(…)) the parentheses open in it."""
+
+    context: str
+    depth: int = 0
+
+
 class ShellContext:
     """Follows the shell's quoting, one piece of command text at a time."""
 
     def __init__(self) -> None:
-        self.stack: list[list] = [[PLAIN, 0]]  # [context, open parentheses inside a $(…)]
+        self.stack: list[_Frame] = [_Frame(PLAIN)]
         self.escaped = False
 
     @property
     def context(self) -> str:
-        return self.stack[-1][0]
+        return self.stack[-1].context
 
     def feed(self, text: str) -> None:
         i = 0
         while i < len(text):
             char, after = text[i], text[i + 1:i + 2]
             frame = self.stack[-1]
-            context = frame[0]
+            context = frame.context
             i += 1
             if self.escaped:
                 self.escaped = False
@@ -110,28 +123,28 @@ class ShellContext:
                     self.stack.pop()
                 continue
             if char == "$" and after == "(":
-                self.stack.append([SUBST, 0])
+                self.stack.append(_Frame(SUBST))
                 i += 1
             elif char == "`":
                 if context == BACKTICK:
                     self.stack.pop()
                 else:
-                    self.stack.append([BACKTICK, 0])
+                    self.stack.append(_Frame(BACKTICK))
             elif context == DOUBLE:
                 if char == '"':
                     self.stack.pop()
             elif char == "$" and after == "'":
-                self.stack.append([ANSI_C, 0])
+                self.stack.append(_Frame(ANSI_C))
                 i += 1
             elif char == "'":
-                self.stack.append([SINGLE, 0])
+                self.stack.append(_Frame(SINGLE))
             elif char == '"':
-                self.stack.append([DOUBLE, 0])
+                self.stack.append(_Frame(DOUBLE))
             elif context == SUBST and char == "(":
-                frame[1] += 1
+                frame.depth += 1
             elif context == SUBST and char == ")":
-                if frame[1]:
-                    frame[1] -= 1
+                if frame.depth:
+                    frame.depth -= 1
                 else:
                     self.stack.pop()
 

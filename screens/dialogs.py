@@ -149,9 +149,9 @@ class TypedConfirmDialog(ModalScreen[bool]):
 
     @on(Button.Pressed, "#confirm")
     def confirm(self) -> None:
-        if event_ok := (not self.blocked and self.query_one("#typed", Input).value ==
-                        self.expected):
-            self.dismiss(event_ok)
+        typed_matches = self.query_one("#typed", Input).value == self.expected
+        if typed_matches and not self.blocked:
+            self.dismiss(True)
 
     @on(Button.Pressed, "#cancel")
     def action_cancel(self) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from textual.message import Message
 
 from cutover_tui.events import StepEvent
+from cutover_tui.health import Sample
 
 
 class EngineEvent(Message):
@@ -16,30 +17,13 @@ class EngineEvent(Message):
         self.event = event
 
 
-class HealthSample(Message):
-    """One poll of one endpoint on one host."""
+class HealthUpdate(Message):
+    """A health sample (``cutover_tui.health``): one endpoint on one host, or a host's services.
+    A newer one for the same host and endpoint replaces one still waiting."""
 
-    def __init__(self, host: str, endpoint: str, ok: bool, detail: str,
-                 latency_ms: float | None) -> None:
+    def __init__(self, sample: Sample) -> None:
         super().__init__()
-        self.host = host
-        self.endpoint = endpoint
-        self.ok = ok
-        self.detail = detail
-        self.latency_ms = latency_ms
+        self.sample = sample
 
     def can_replace(self, message: Message) -> bool:
-        return isinstance(message, HealthSample) and (message.host, message.endpoint) == (
-            self.host, self.endpoint)
-
-
-class ServiceStates(Message):
-    """The systemd states of the runbook's services on one host (or why they are unknown)."""
-
-    def __init__(self, host: str, states: dict[str, str]) -> None:
-        super().__init__()
-        self.host = host
-        self.states = states
-
-    def can_replace(self, message: Message) -> bool:
-        return isinstance(message, ServiceStates) and message.host == self.host
+        return isinstance(message, HealthUpdate) and message.sample.key == self.sample.key

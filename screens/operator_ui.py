@@ -19,12 +19,14 @@ class UIOperator:
         self.name = name
 
     async def confirm(self, step_id: str, question: str, detail: str = "") -> bool:
-        return bool(await self.app.push_screen_wait(ConfirmDialog(question, detail)))
+        answer = await self.app.push_screen_wait(ConfirmDialog(question, detail))
+        return bool(answer)
 
     async def confirm_typed(self, step_id: str, prompt: str, expected: str, detail: str = "",
                             preconditions: Sequence[Any] = ()) -> bool:
-        return bool(await self.app.push_screen_wait(
-            TypedConfirmDialog(prompt, expected, detail, preconditions)))
+        answer = await self.app.push_screen_wait(
+            TypedConfirmDialog(prompt, expected, detail, preconditions))
+        return bool(answer)
 
     async def ask_text(self, step_id: str, prompt: str, required: bool = False) -> str | None:
         return await self.app.push_screen_wait(ReasonDialog(prompt, required=required,
@@ -38,13 +40,16 @@ class UIOperator:
                     session.engine.add_note(step_id, f"revealed the unmasked secrets of the "
                                                      f"{diff.path} diff on screen")
 
-            return bool(await self.app.push_screen_wait(DiffScreen(title, diff, revealed)))
+            applied = await self.app.push_screen_wait(DiffScreen(title, diff, revealed))
+            return bool(applied)
         detail = "\n".join(diff.unified_lines())
-        return bool(await self.app.push_screen_wait(ConfirmDialog(f"Apply: {title}?", detail,
-                                                                  yes="Apply")))
+        answer = await self.app.push_screen_wait(ConfirmDialog(f"Apply: {title}?", detail,
+                                                               yes="Apply"))
+        return bool(answer)
 
     async def trust_host_key(self, host: str, fingerprint: str) -> bool:
-        return bool(await self.app.push_screen_wait(ConfirmDialog(
+        answer = await self.app.push_screen_wait(ConfirmDialog(
             f"Unknown host key for {host}",
             f"Fingerprint {fingerprint}\n\nCompare it with the one the host's console shows. "
-            "Trust it and remember it in known_hosts?", yes="Trust", no="Refuse")))
+            "Trust it and remember it in known_hosts?", yes="Trust", no="Refuse"))
+        return bool(answer)

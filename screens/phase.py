@@ -1,10 +1,12 @@
 """One phase of the runbook as a screen: the phase list, this phase's steps, the selected step's
 plan (before) or verdict and evidence (after), its output streaming live, and the health panel.
-It asks the app to act; it holds no cutover logic."""
+It holds no cutover logic: it reads the session, writes skips, notes, red flags and phase
+overrides through the engine (each asked in a dialog first), and asks the app (``PhaseHost``) for
+what outlives a screen: the step and preflight workers, and going to another phase."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -13,21 +15,47 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, RichLog, Static
 
-from cutover_tui.checklist import FINISHED
+from cutover_tui.records import FINISHED, STATE_LOOK, StepState
 
-from .widgets.health import HealthPanel
-from .widgets.phases import PhaseList, glyph
+from .detail import preflight_text, step_text
+from .dialogs import ReasonDialog
+from .preflight import PreflightState
+from .widgets.health import HealthBoard, HealthPanel
+from .widgets.phases import PhaseList, glyph, phase_rows
 
 if TYPE_CHECKING:
-    from .app import CutoverApp
+    from cutover_tui.runbook import Phase
+    from cutover_tui.session import Session
 
 # Phase 1 offers the preflight as its first row: not a runbook step, nothing is recorded.
 PREFLIGHT_ROW = "preflight"
 
 
-# How a step's state reads in the verdict pane: only failures are red.
-STATE_STYLES = {"done": "green", "running": "bold yellow", "skipped": "dim",
-                "failed": "bold red", "interrupted": "bold red"}
+class PhaseHost(Protocol):
+    """What a phase screen needs of the wizard (``CutoverApp``), and nothing more: the session
+    it shows; what the wizard knows beyond the run record (the running step and its progress,
+    the output streamed so far, the health board, the preflight, the step to select first); and
+    what outlives a screen: the step and preflight workers, and opening another phase."""
+
+    session: Session | None
+    operator_name: str
+    health: HealthBoard
+    outputs: dict[str, list[str]]
+    progress_label: str
+    focus_step: str | None
+    preflight: PreflightState
+
+    @property
+    def running_step(self) -> str | None: ...  # the engine's ``running``
+
+    def start_step(self, step_id: str) -> None: ...
+
+    def start_preflight(self) -> None: ...
+
+    def show_preflight_table(self) -> None: ...
+
+    def open_phase(self, phase_id: str, step_id: str | None = None) -> None: ...
+
 
 class TopBar(Static):
     DEFAULT_CSS = """
@@ -59,16 +87,22 @@ class PhaseScreen(Screen):
         self.row_ids: list[str] = []  # the table's rows: [PREFLIGHT_ROW] + the phase's step ids
 
     @property
-    def cutover(self) -> CutoverApp:
+    def cutover(self) -> PhaseHost:
         return self.app  # type: ignore[return-value]
 
     @property
-    def phase(self):
-        return next(p for p in self.cutover.book.all_phases if p.id == self.phase_id)
+    def session(self) -> Session:
+        session = self.cutover.session
+        assert session is not None  # the app shows phases once the session is open
+        return session
+
+    @property
+    def phase(self) -> Phase:
+        return next(p for p in self.session.book.all_phases if p.id == self.phase_id)
 
     def compose(self) -> ComposeResult:
         app = self.cutover
-        book = app.book
+        book = self.session.book
         yield TopBar(id="topbar")
         with Horizontal(id="main"):
             yield PhaseList(id="phases")
@@ -103,8 +137,9 @@ class PhaseScreen(Screen):
         self.query_one("#detail", Static).border_title = "Plan"
         self.refresh_state()
         start = self.cutover.focus_step or self.first_unfinished()
-        if self.offers_preflight and self.cutover.preflight_report is None and all(
-                self.cutover.engine.state(s.id) == "pending" for _, s in self.cutover.book.steps()):
+        engine = self.session.engine
+        if self.offers_preflight and self.cutover.preflight.report is None and all(
+                engine.state(s.id) == "pending" for _, s in self.session.book.steps()):
             start = PREFLIGHT_ROW  # a fresh run starts with the preflight
         if start in self.row_ids:
             table.move_cursor(row=self.row_ids.index(start))
@@ -114,13 +149,14 @@ class PhaseScreen(Screen):
 
     def first_unfinished(self) -> str | None:
         for step in self.phase.steps:
-            if self.cutover.engine.state(step.id) not in FINISHED:
+            if self.session.engine.state(step.id) not in FINISHED:
                 return step.id
         return self.phase.steps[0].id if self.phase.steps else None
 
     @property
     def offers_preflight(self) -> bool:
-        return self.phase is self.cutover.book.phases[0] and self.cutover.preflight_candidates > 0
+        return (self.phase is self.session.book.phases[0]
+                and self.cutover.preflight.candidates > 0)
 
     def selected_row(self) -> str | None:
         table = self.query_one("#steps", DataTable)
@@ -142,16 +178,17 @@ class PhaseScreen(Screen):
         if not self.rows_ready:  # a resize can arrive before on_mount
             return
         app = self.cutover
-        engine = app.engine
+        engine = self.session.engine
         table = self.query_one("#steps", DataTable)
         for step in self.phase.steps:
             state = "running" if step.id == app.running_step else engine.state(step.id)
             table.update_cell(step.id, "glyph", glyph(state))
         if self.offers_preflight:
-            table.update_cell(PREFLIGHT_ROW, "glyph", glyph(app.preflight_state))
-        self.query_one("#phases", PhaseList).show(app.phase_rows(), self.phase_id,
+            table.update_cell(PREFLIGHT_ROW, "glyph", glyph(app.preflight.state))
+        self.query_one("#phases", PhaseList).show(phase_rows(self.session), self.phase_id,
                                                   compact=self.has_class("narrow"))
-        label = "Rollback" if self.phase is app.book.rollback else f"Phase {self.phase.id}"
+        rollback = self.phase is self.session.book.rollback
+        label = "Rollback" if rollback else f"Phase {self.phase.id}"
         counts = engine.phase_counts(self.phase)
         summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
         title = Text.assemble((f"{label}: {self.phase.title}", "bold"), f"   {summary}")
@@ -163,95 +200,39 @@ class PhaseScreen(Screen):
 
     def update_topbar(self) -> None:
         app = self.cutover
-        clock = app.session.engine.clock.now().strftime("%Y-%m-%d %H:%M:%S UTC")
-        running = f"   ▶ running {app.running_step}" if app.running_step else ""
+        clock = self.session.engine.clock.now().strftime("%Y-%m-%d %H:%M:%S UTC")
+        mark = STATE_LOOK[StepState.RUNNING].glyph
+        running = f"   {mark} running {app.running_step}" if app.running_step else ""
         if running and app.progress_label:
             running += f" — {app.progress_label}"
         self.query_one("#topbar", TopBar).update(Text.assemble(
-            (app.book.runbook.title, "bold"), f"   operator {app.operator_name}   {clock}",
+            (self.session.book.runbook.title, "bold"), f"   operator {app.operator_name}   {clock}",
             (running, "yellow")))
 
     def show_step(self, step_id: str | None) -> None:
         if step_id is None:
             return
-        app = self.cutover
+        record = self.session.checklist.record(step_id)
         detail = self.query_one("#detail", Static)
-        record = app.session.checklist.step(step_id)
-        step = app.book.step(step_id)
-        text = Text()
-        text.append(f"{step.id}  {step.title}\n", style="bold")
-        if step.description:
-            text.append(step.description.strip() + "\n", style="italic")
-        state = record.get("state", "pending")
-        if state != "pending":
-            text.append(f"{state.upper()}", style=STATE_STYLES.get(state, "bold red"))
-            if record.get("operator"):
-                # A running step has no finish yet: say since when it runs.
-                when = (f" since {record.get('started_at', '…')}" if state == "running"
-                        else f" at {record.get('finished_at', '…')}")
-                text.append(f" by {record['operator']}{when}")
-            if record.get("summary"):
-                text.append(f"\n{record['summary']}")
-            if state == "failed":
-                host = getattr(step, "host", None)
-                where = f" on {host}" if host else ""
-                text.append(f"\n\nStep {step.id} failed{where}. You can retry (t), skip it with "
-                            "a reason (s), or open the rollback procedure (b).", style="yellow")
-            evidence = record.get("evidence", {})
-            if evidence:
-                text.append("\nEvidence:\n", style="underline")
-                for key, value in evidence.items():
-                    text.append(f"  {key}: {value}\n")
-
-        text.append("\nPlan:\n", style="underline")
-        for item in app.engine.plan(step):
-            text.append(f"• {item.where}\n", style="cyan")
-            text.append(f"  {app.session.engine.masker(item.action)}\n")
-        for note in record.get("notes", []):
-            text.append(f"note: {note}\n", style="dim")
-        detail.update(text)
-        detail.border_title = "Plan" if state == "pending" else "Plan and verdict"
+        detail.update(step_text(self.session, step_id, record))
+        detail.border_title = ("Plan" if record.state is StepState.PENDING
+                               else "Plan and verdict")
         log = self.query_one("#output", RichLog)
         log.clear()
-        lines = app.outputs.get(step_id) or record.get("output", "").splitlines()
+        lines = self.cutover.outputs.get(step_id) or record.output.splitlines()
         for line in lines[-400:]:
             log.write(line)
         log.border_title = f"Output of {step_id}"
 
     def show_preflight(self) -> None:
         """The preflight row: what it runs, and the last result."""
-        from cutover_tui.preflight import select
-
-        app = self.cutover
-        candidates, not_run = select(app.book)
-        report = app.preflight_report
-        text = Text()
-        text.append("Preflight\n", style="bold")
-        text.append("Runs every step that changes nothing — http requests, services status, and "
-                    "the ssh/local steps marked changes = false — from every phase and the "
-                    "rollback, against the hosts as they are now, and says of each: ok, differs "
-                    "now (a value the cutover is expected to change), or cannot pass (what the "
-                    "check looks for is not there at all: fix the runbook first). Nothing is "
-                    "recorded in the checklist.\n", style="italic")
-        if app.preflight_running:
-            text.append("\nRUNNING …\n", style="yellow")
-        elif report is not None:
-            style = {0: "green", 1: "bold red"}.get(report.exit_code, "magenta")
-            text.append(f"\n{report.summary()}\n", style=style)
-            text.append("Enter shows the table again; r runs it again.\n")
-        else:
-            text.append("\nr runs it; the table opens when it is done.\n")
-        text.append("\nPlan:\n", style="underline")
-        text.append(f"• {len(candidates)} step(s): "
-                    f"{', '.join(c.shown_id for c in candidates)}\n")
-        text.append(f"• not run: {len(not_run)} step(s) that change something, ask a person or "
-                    "wait\n", style="dim")
+        preflight = self.cutover.preflight
         detail = self.query_one("#detail", Static)
-        detail.update(text)
+        detail.update(preflight_text(self.session.book, preflight))
         detail.border_title = "Preflight"
         log = self.query_one("#output", RichLog)
         log.clear()
-        for row in report.rows if report else []:
+        for row in preflight.report.rows if preflight.report else []:
             log.write(f"{row.verdict:<12} {row.step_id:<16} {row.reason.splitlines()[0]}")
         log.border_title = "Preflight results"
 
@@ -261,7 +242,7 @@ class PhaseScreen(Screen):
         if step_id not in ids or step_id != self.selected_step_id():
             return
         for index in range(ids.index(step_id) + 1, len(ids)):
-            if self.cutover.engine.state(ids[index]) not in FINISHED:
+            if self.session.engine.state(ids[index]) not in FINISHED:
                 self.query_one("#steps", DataTable).move_cursor(row=index)
                 return
 
@@ -295,44 +276,115 @@ class PhaseScreen(Screen):
 
     def action_preflight(self) -> None:
         """Show the last preflight's table, or run it when there is none yet."""
-        if self.cutover.preflight_report is not None and not self.cutover.preflight_running:
+        if self.cutover.preflight.report is not None and not self.cutover.preflight.running:
             self.cutover.show_preflight_table()
         else:
             self.cutover.start_preflight()
 
     def action_retry(self) -> None:
         step_id = self.selected_step_id()
-        if step_id and self.cutover.engine.state(step_id) not in ("failed", "interrupted"):
+        if step_id and self.session.engine.state(step_id) not in ("failed", "interrupted"):
             self.notify(f"Step {step_id} has not failed; r runs it.", severity="information")
             return
         self.action_run()
 
     def action_manual_done(self) -> None:
         step_id = self.selected_step_id()
-        if step_id and self.cutover.book.step(step_id).kind != "manual":
+        if step_id and self.session.book.step(step_id).kind != "manual":
             self.notify(f"Step {step_id} is not a manual step; r runs it.",
                         severity="information")
             return
         self.action_run()
 
+    def action_next_phase(self) -> None:
+        self.move_phase(+1)
+
+    def action_previous_phase(self) -> None:
+        self.move_phase(-1)
+
+    def action_rollback(self) -> None:
+        rollback = self.session.book.rollback
+        if rollback is None:
+            self.notify("This runbook has no rollback procedure.", severity="warning")
+            return
+        self.cutover.open_phase(rollback.id)
+
+    # ------------------------------------------------------------------ asked, then recorded
+
+    def refresh_all(self) -> None:
+        self.refresh_state()
+        self.show_selected()
+
     def action_skip(self) -> None:
         step_id = self.selected_step_id()
-        if step_id:
-            self.cutover.ask_skip(step_id)
+        if not step_id:
+            return
+        engine = self.session.engine
+        if engine.state(step_id) in FINISHED or step_id == self.cutover.running_step:
+            self.notify(f"Step {step_id} is {engine.state(step_id)}; nothing to skip.")
+            return
+
+        def record_skip(reason: str | None) -> None:
+            if reason:
+                engine.skip(step_id, reason)
+                self.refresh_all()
+
+        self.app.push_screen(ReasonDialog(f"Skip step {step_id}", "Why is it safe to skip? The "
+                                          "reason is recorded in the checklist.",
+                                          placeholder="reason"), record_skip)
 
     def action_note(self) -> None:
         step_id = self.selected_step_id()
-        if step_id:
-            self.cutover.ask_note(step_id)
+        if not step_id:
+            return
+        engine = self.session.engine
 
-    def action_next_phase(self) -> None:
-        self.cutover.move_phase(self.phase_id, +1)
+        def record_note(note: str | None) -> None:
+            if note:
+                engine.add_note(step_id, note)
+                self.refresh_all()
 
-    def action_previous_phase(self) -> None:
-        self.cutover.move_phase(self.phase_id, -1)
-
-    def action_rollback(self) -> None:
-        self.cutover.open_phase("R")
+        self.app.push_screen(ReasonDialog(f"Note for step {step_id}", placeholder="note"),
+                             record_note)
 
     def action_red_flag(self) -> None:
-        self.cutover.ask_red_flag()
+        engine = self.session.engine
+
+        def record_red_flag(text: str | None) -> None:
+            if text:
+                engine.raise_red_flag(text)
+                self.notify("Red flag recorded. The destroy step stays shut; consider the "
+                            "rollback (b).", severity="error", timeout=10)
+
+        self.app.push_screen(ReasonDialog("Raise a red flag", "What happened? (health failing "
+                                          "> 1h, scrapes failing, database issues, dashboard "
+                                          "down, error rate > 10/hour)"), record_red_flag)
+
+    def move_phase(self, delta: int) -> None:
+        """The next or previous phase; going on past one that has not passed its success
+        criteria (and was not overridden before) asks for the reason and records it."""
+        session = self.session
+        phases = session.book.phases
+        ids = [p.id for p in phases]
+        if self.phase_id not in ids:  # the rollback: on to the first phase, back to the last
+            self.cutover.open_phase(ids[0] if delta > 0 else ids[-1])
+            return
+        index = ids.index(self.phase_id) + delta
+        if not 0 <= index < len(ids):
+            return
+        current = phases[ids.index(self.phase_id)]
+        if delta > 0 and not session.engine.phase_passed(current) and not \
+                session.checklist.read().get("phases", {}).get(current.id, {}).get(
+                    "override_reason"):
+            def override_and_go_on(reason: str | None) -> None:
+                if reason:
+                    session.engine.override_phase(current.id, reason)
+                    self.cutover.open_phase(ids[index])
+
+            self.app.push_screen(ReasonDialog(
+                f"Phase {current.id} has not passed its success criteria",
+                "\n".join(f"• {c}" for c in current.success_criteria) +
+                "\n\nGo on anyway? Type the reason; it is recorded in the checklist."),
+                override_and_go_on)
+            return
+        self.cutover.open_phase(ids[index])

@@ -1,8 +1,11 @@
 """The preflight's table as a modal screen: every step that changes nothing with its verdict
 (ok, differs now, cannot pass, cannot check) and reason; the highlighted step's command and
-masked output below. The report is computed by the app in a worker; this screen only shows it."""
+masked output below. The report is computed by the app in a worker; this screen only shows it.
+``PreflightState`` is what the wizard knows of the preflight, for phase 1's preflight row."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -12,6 +15,26 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Static
 
 from cutover_tui.preflight import CANNOT_CHECK, CANNOT_PASS, STYLE, PreflightReport
+
+
+@dataclass
+class PreflightState:
+    """The preflight as the wizard knows it: offered as phase 1's first row (not a runbook step;
+    nothing of it is recorded)."""
+
+    candidates: int = 0  # the steps it would run; 0: no row
+    report: PreflightReport | None = None  # the last one
+    running: bool = False
+
+    @property
+    def state(self) -> str:
+        """The row's glyph state."""
+        if self.running:
+            return "running"
+        if self.report is None:
+            return "pending"
+        return {0: "done", 1: "failed"}.get(self.report.exit_code, "interrupted")
+
 
 INTRO = ("Every step that changes nothing (http requests, services status, ssh/local steps "
          "marked changes = false), from every phase and the rollback, run against the hosts "

@@ -308,7 +308,7 @@ async def test_item15_psql_and_pg_restore_have_timeouts(tmp_path, monkeypatch):
     # A scratch database that never answers: psql (and pg_restore) waited forever.
     from cutover_tui.errors import GateClosed
     from cutover_tui.runbook import load_runbook
-    from cutover_tui.steps import backup
+    from cutover_tui.steps import backup_verify as backup
 
     from .helpers import backup_book
 

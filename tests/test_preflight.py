@@ -322,12 +322,12 @@ async def test_the_wizard_offers_the_preflight_first_and_shows_the_table(world, 
         await pilot.pause()
         assert isinstance(app.screen, PreflightScreen)
         table = app.screen.query_one("#preflight-table", DataTable)
-        assert table.row_count == len(app.preflight_report.rows) > 20
-        assert app.preflight_report.by_verdict(CANNOT_PASS) == []
+        assert table.row_count == len(app.preflight.report.rows) > 20
+        assert app.preflight.report.by_verdict(CANNOT_PASS) == []
         await pilot.press("escape")
         await pilot.pause()
         assert app.screen is screen
-        assert app.preflight_state == "done"
+        assert app.preflight.state == "done"
         # Nothing was recorded: the preflight is not a step of the run.
         assert all(state == "pending" for state in app.session.checklist.states().values())
         await pilot.press("q")

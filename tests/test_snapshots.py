@@ -7,10 +7,11 @@ import pytest
 
 from cutover_tui.clock import Clock
 from cutover_tui.envfile import diff
+from cutover_tui.health import HealthSample, ServiceSample
 from cutover_tui.operator import HeadlessOperator
 from cutover_tui.runbook import load_runbook
 from cutover_tui.session import open_session
-from cutover_tui.steps.droplet import Precondition
+from cutover_tui.steps.preconditions import Precondition
 from screens.app import CutoverApp
 from screens.dialogs import ConfirmDialog, ReasonDialog, TypedConfirmDialog
 from screens.diff import DiffScreen
@@ -46,18 +47,19 @@ async def settle(pilot):
 
 
 def seed_health(app, old_down: bool):
-    board = app.health
+    board, at = app.health, 1766138400.0
+    refused = "connection refused (nothing is listening there)"
     for _ in range(6):
         for endpoint in ("api /health", "dashboard"):
-            board.record("new", endpoint, True, "200", 12.0)
+            board.record(HealthSample("new", endpoint, 200, 12.0, "ok", "200", at))
             if old_down:
-                board.record("old", endpoint, False,
-                             "connection refused (nothing is listening there)", None)
+                board.record(HealthSample("old", endpoint, None, None, "down", refused, at))
             else:
-                board.record("old", endpoint, True, "200", 14.0)
-    board.record_services("new", {"air-demand-api": "active", "air-demand-scheduler": "active"})
-    board.record_services("old", {"_error": "SSH refused (host down?)"} if old_down else
-                          {"air-demand-api": "active", "air-demand-scheduler": "active"})
+                board.record(HealthSample("old", endpoint, 200, 14.0, "ok", "200", at))
+    active = (("air-demand-api", "active"), ("air-demand-scheduler", "active"))
+    board.record(ServiceSample("new", active, "ok", "all active", at))
+    board.record(ServiceSample("old", (), "down", "SSH refused (host down?)", at) if old_down
+                 else ServiceSample("old", active, "ok", "all active", at))
 
 
 def test_phase_screen(snap_compare, make_app):

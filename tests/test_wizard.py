@@ -7,22 +7,22 @@ from textual.widgets import DataTable, RichLog
 
 from cutover_tui.runbook import load_runbook
 from cutover_tui.session import open_session
-from screens.app import CutoverApp
 from screens.dialogs import ReasonDialog
 from screens.diff import DiffScreen
-from screens.operator_ui import UIOperator
+from screens.entry import make_wizard
 from screens.phase import PhaseScreen
 
 from .helpers import ENV_EDIT_BOOK
 
 
 def wizard(world, tmp_path, runbook, hosts=None, **kwargs):
-    async def starter(app):
+    """The App as ``cutover run`` builds it (``make_wizard``), on the rehearsal world."""
+    def open_with(operator):
         book = load_runbook(runbook, world.overrides(hosts))
-        return open_session(book, UIOperator(app, "pilot"), state=tmp_path / "run.toml",
-                            clock=world.clock, droplets=world.droplet_api, workdir=tmp_path)
+        return open_session(book, operator, state=tmp_path / "run.toml", clock=world.clock,
+                            droplets=world.droplet_api, workdir=tmp_path)
 
-    return CutoverApp(starter, "pilot", title="test", health_interval=None, **kwargs)
+    return make_wizard(open_with, "pilot", title="test", health_interval=None, **kwargs)
 
 
 async def ready(pilot):

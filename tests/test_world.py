@@ -15,6 +15,7 @@ import pytest
 
 from cutover_tui.envfile import EnvFile
 from cutover_tui.masking import is_secret_key
+from cutover_tui.remote.droplets import wait_action
 from cutover_tui.sandbox.sshhost import sshd_available
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -104,7 +105,7 @@ async def test_powering_a_droplet_off_stops_ssh_and_health_and_on_restores(world
     droplet = await asyncio.to_thread(api.find, "air-demand-prod")
     assert droplet.ip == old.address and droplet.status == "active"
     action = await asyncio.to_thread(api.post_action, droplet.id, "power_off")
-    assert await asyncio.to_thread(api.wait_action, action["id"], 10, 0.05) == "completed"
+    assert await wait_action(api, action["id"], 10, interval=0.05) == "completed"
     assert (await asyncio.to_thread(api.get, droplet.id)).status == "off"
     with pytest.raises((OSError, asyncssh.Error), match="[Cc]onnect|refused"):
         await ssh_run(world, "old", "true")
@@ -112,7 +113,7 @@ async def test_powering_a_droplet_off_stops_ssh_and_health_and_on_restores(world
         with pytest.raises(httpx.ConnectError, match="[Cc]onnect|refused"):
             await client.get(f"http://{old.address}:{old.env.api_port}/health")
     action = await asyncio.to_thread(api.post_action, droplet.id, "power_on")
-    assert await asyncio.to_thread(api.wait_action, action["id"], 10, 0.05) == "completed"
+    assert await wait_action(api, action["id"], 10, interval=0.05) == "completed"
     assert (await ssh_run(world, "old", "echo back")).stdout == "back\n"
 
 

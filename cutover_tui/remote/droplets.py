@@ -8,13 +8,18 @@ comes from the environment and is never written anywhere.
 
 from __future__ import annotations
 
+import asyncio
+import builtins
 import email.utils
+import functools
+import math
 import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict, TypeVar
 
+from ..clock import Clock
 from ..errors import ConfigError, DropletAPIError, DropletNotFound
 from ..netguard import ensure_url_allowed
 
@@ -22,6 +27,15 @@ DEFAULT_API = "https://api.digitalocean.com"
 TOKEN_VARIABLES = ("DIGITALOCEAN_TOKEN", "DIGITALOCEAN_ACCESS_TOKEN")
 READ_ATTEMPTS = 5
 MAX_BACKOFF = 30.0
+
+T = TypeVar("T")
+
+
+class _Limits(TypedDict, total=False):
+    """azure-core's transport timeouts, passed to pydo's Client as keyword arguments."""
+
+    connection_timeout: float
+    read_timeout: float
 
 
 @dataclass(frozen=True)
@@ -50,6 +64,15 @@ class Droplet:
                 f"{self.region}, created {self.created_at})")
 
 
+def _number(text: Any) -> float | None:
+    """A header's value as a finite number, or None."""
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) else None
+
+
 def token_from_env() -> str:
     for name in TOKEN_VARIABLES:
         if os.environ.get(name):
@@ -62,19 +85,21 @@ class DropletAPI:
     def __init__(self, token: str, endpoint: str = DEFAULT_API, timeout: float = 30,
                  sleep: Callable[[float], None] = time.sleep):
         ensure_url_allowed(endpoint, "the DigitalOcean API")
+        from azure.core.pipeline import PipelineRequest
         from azure.core.pipeline.policies import SansIOHTTPPolicy
+        from azure.core.rest import HttpRequest, HttpResponse
         from pydo import Client
 
-        class BearerPolicy(SansIOHTTPPolicy):
+        class BearerPolicy(SansIOHTTPPolicy[HttpRequest, HttpResponse]):
             # azure-core's BearerTokenCredentialPolicy refuses plain http (the rehearsal API).
-            def on_request(self, request: Any) -> None:
+            def on_request(self, request: PipelineRequest[HttpRequest]) -> None:
                 request.http_request.headers["Authorization"] = f"Bearer {token}"
 
         self.endpoint = endpoint
         self.sleep = sleep
         # azure-core's transport waits 300 s to connect and 300 s per read unless told;
         # `timeout` alone only caps its retry policy. A read is bounded by `timeout`.
-        limits: dict[str, float] = {"connection_timeout": min(timeout, 10)}
+        limits: _Limits = {"connection_timeout": min(timeout, 10)}
         limits["read_timeout"] = timeout  # guard: do-read-timeout
         self._client = Client(token, endpoint=endpoint, authentication_policy=BearerPolicy(),
                               retry_total=0, timeout=int(timeout), **limits)
@@ -86,13 +111,17 @@ class DropletAPI:
 
     # ------------------------------------------------------------------ error handling
 
-    def _explain(self, exc: Exception, what: str) -> DropletAPIError:
+    def _explain(self, exc: Exception, what: str, attempts: int = 1) -> DropletAPIError:
         status = getattr(exc, "status_code", None)
         if status in (401, 403):
             return DropletAPIError(f"{what}: the token is missing, invalid or lacks write scope "
                                    f"(HTTP {status})")
         if status == 404:
             return DropletNotFound(f"{what}: not found")
+        if status == 429:
+            times = f", {attempts} times" if attempts > 1 else ""
+            return DropletAPIError(f"{what}: DigitalOcean's rate limit refused it (HTTP 429"
+                                   f"{times}); wait for the limit to reset and retry")
         if status is None:
             return DropletAPIError(f"{what}: no answer from {self.endpoint} "
                                    f"({type(exc).__name__}: {exc})")
@@ -105,16 +134,20 @@ class DropletAPI:
         response = getattr(exc, "response", None)
         headers = getattr(response, "headers", {}) or {}
         if status == 429:
-            if headers.get("Retry-After"):
-                return min(MAX_BACKOFF, float(headers["Retry-After"]))
-            if headers.get("ratelimit-reset"):
-                return min(MAX_BACKOFF, max(0.0, float(headers["ratelimit-reset"]) - time.time()))
+            # Retry-After (seconds), else ratelimit-reset (epoch seconds), capped; a value
+            # that is not a number is passed over for the backoff (never a traceback).
+            retry_after = _number(headers.get("Retry-After"))
+            if retry_after is not None:
+                return min(MAX_BACKOFF, max(0.0, retry_after))
+            reset = _number(headers.get("ratelimit-reset"))
+            if reset is not None:
+                return min(MAX_BACKOFF, max(0.0, reset - time.time()))
             return min(MAX_BACKOFF, 2.0 ** attempt)
         if status is not None and status >= 500:
             return min(MAX_BACKOFF, 0.5 * 2.0 ** attempt)
         return None
 
-    def _read(self, what: str, call: Callable[[], Any]) -> Any:
+    def _read(self, what: str, call: Callable[[], T]) -> T:
         from azure.core.exceptions import AzureError
 
         for attempt in range(READ_ATTEMPTS):
@@ -123,7 +156,7 @@ class DropletAPI:
             except AzureError as exc:
                 delay = self._retry_delay(exc, attempt)
                 if delay is None or attempt == READ_ATTEMPTS - 1:
-                    raise self._explain(exc, what) from None
+                    raise self._explain(exc, what, attempt + 1) from None
                 self.sleep(delay)
                 continue
             if isinstance(result, dict) and result.get("id") == "not_found":
@@ -131,7 +164,7 @@ class DropletAPI:
             return result
         raise AssertionError("unreachable")
 
-    def _once(self, what: str, call: Callable[[], Any]) -> Any:
+    def _once(self, what: str, call: Callable[[], T]) -> T:
         from azure.core.exceptions import AzureError
 
         try:
@@ -149,7 +182,8 @@ class DropletAPI:
         page = 1
         while True:
             data = self._read("listing droplets",
-                              lambda p=page: self._client.droplets.list(per_page=200, page=p))
+                              functools.partial(self._client.droplets.list, per_page=200,
+                                                page=page))
             droplets += [Droplet.from_json(d) for d in data.get("droplets", [])]
             if not (data.get("links") or {}).get("pages", {}).get("next"):
                 return droplets
@@ -169,14 +203,18 @@ class DropletAPI:
         if not matches:
             raise DropletNotFound(f"no droplet with {wanted}")
         if len(matches) > 1:
-            raise DropletAPIError(f"{len(matches)} droplets match {wanted}; refusing to guess")
+            ids = ", ".join(str(d.id) for d in matches)
+            raise DropletAPIError(f"{len(matches)} droplets match {wanted} (ids {ids}); "
+                                  "refusing to guess which one is meant")
         return matches[0]
 
     def action_status(self, action_id: int) -> dict[str, Any]:
-        return self._read(f"reading action {action_id}",
-                          lambda: self._client.actions.get(action_id))["action"]
+        action: dict[str, Any] = self._read(f"reading action {action_id}",
+                                            lambda: self._client.actions.get(action_id))["action"]
+        return action
 
-    def actions(self, droplet_id: int) -> tuple[list[dict[str, Any]], float | None]:
+    # ``builtins.list``: in this class, ``list`` is the method above.
+    def actions(self, droplet_id: int) -> tuple[builtins.list[dict[str, Any]], float | None]:
         """The droplet's action history (``GET /v2/droplets/{id}/actions``, every page), and
         the time at DigitalOcean when it was read (the answer's ``Date``), or None."""
         dates: list[str] = []
@@ -189,8 +227,8 @@ class DropletAPI:
         page = 1
         while True:
             data = self._read(f"reading the actions of droplet {droplet_id}",
-                              lambda p=page: self._client.droplet_actions.list(
-                                  droplet_id, per_page=200, page=p, cls=keep_date)) or {}
+                              functools.partial(self._client.droplet_actions.list, droplet_id,
+                                                per_page=200, page=page, cls=keep_date)) or {}
             actions += data.get("actions", [])
             if not (data.get("links") or {}).get("pages", {}).get("next"):
                 break
@@ -205,25 +243,32 @@ class DropletAPI:
 
     def post_action(self, droplet_id: int, action: str, **extra: Any) -> dict[str, Any]:
         body = {"type": action, **extra}
-        return self._once(f"{action} on droplet {droplet_id}",
-                          lambda: self._client.droplet_actions.post(droplet_id, body=body)
-                          )["action"]
-
-    def wait_action(self, action_id: int, timeout: float, interval: float = 2.0,
-                    on_progress: Callable[[str, float], None] | None = None,
-                    clock: Callable[[], float] = time.monotonic) -> str:
-        """Poll until completed or errored; return the final status, or 'in-progress' on
-        timeout."""
-        started = clock()
-        while True:
-            status = self.action_status(action_id)["status"]
-            if on_progress is not None:
-                on_progress(status, clock() - started)
-            if status in ("completed", "errored") or clock() - started >= timeout:
-                return status
-            self.sleep(interval)
+        started: dict[str, Any] = self._once(
+            f"{action} on droplet {droplet_id}",
+            lambda: self._client.droplet_actions.post(droplet_id, body=body))["action"]
+        return started
 
     def destroy(self, droplet_id: int) -> None:
         """DELETE once. Never retried here or by pydo."""
         self._once(f"destroying droplet {droplet_id}",
                    lambda: self._client.droplets.destroy(droplet_id))
+
+
+async def wait_action(api: Any, action_id: int, timeout: float, *, clock: Clock | None = None,
+                      interval: float = 2.0,
+                      on_status: Callable[[str, float], None] | None = None) -> str:
+    """Poll action ``action_id`` of ``api`` (a ``DropletAPI``) until it is completed or errored,
+    and return that status, or the last one read ('in-progress') once ``timeout`` seconds have
+    passed. Each read runs in a thread (pydo blocks); the waits between them are ``clock``'s, so
+    a rehearsal moves its clock instead of waiting and a cancelled step stops polling at once.
+    ``on_status(status, seconds elapsed)`` follows every read."""
+    clock = clock or Clock()
+    started = clock.time()
+    while True:
+        status: str = (await asyncio.to_thread(api.action_status, action_id))["status"]
+        elapsed = clock.time() - started
+        if on_status is not None:
+            on_status(status, elapsed)
+        if status in ("completed", "errored") or elapsed >= timeout:
+            return status
+        await clock.sleep(interval)

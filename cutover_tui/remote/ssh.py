@@ -15,17 +15,18 @@ download that stops moving (``sftp_timeout``), and a host that goes silent mid-c
 noticed by keepalives (``keepalive_interval`` × ``keepalive_count_max``) and the connection
 dropped. A connection on which a channel or an SFTP request went unanswered is dropped: the
 next use reconnects.
+
+How a command is wrapped on the host is in ``commands.py``; the bounded SFTP client in
+``sftp.py``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 import os
-import shlex
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,8 @@ import asyncssh
 from ..aio import bounded
 from ..errors import HostKeyError, NetworkPolicyError, SSHError
 from ..netguard import ENV_SWITCH, ensure_allowed, loopback_only
+from .commands import GROUP_MARK, STOP_GRACE_SECONDS, RunResult, kill_group_command, remote_command
+from .sftp import BoundedSFTP
 from .sshconfig import Endpoint, config_paths, route
 
 MAX_CHANNELS = 10
@@ -55,37 +58,6 @@ class SSHTarget:
     @property
     def label(self) -> str:
         return f"{self.name} ({self.user}@{self.address}:{self.port})"
-
-
-# How a command runs on the host. The login shell prints its own PID (the command's process
-# group: sshd starts each session in a new session), then becomes `timeout`, which runs the
-# command in `bash -c` and kills the whole group if we vanish without stopping it ourselves.
-GROUP_MARK = "cutover-process-group="
-STOP_GRACE_SECONDS = 2
-REMOTE_DEADLINE_MARGIN = 10
-
-
-def remote_command(command: str, limit: float) -> str:
-    deadline = int(limit) + REMOTE_DEADLINE_MARGIN
-    quoted = shlex.quote(command)
-    return (f"echo {GROUP_MARK}$$; if command -v timeout >/dev/null 2>&1; then "
-            f"exec timeout -k {STOP_GRACE_SECONDS} {deadline} bash -c {quoted}; "
-            f"else exec bash -c {quoted}; fi")
-
-
-def kill_group_command(group: int) -> str:
-    polls = int(STOP_GRACE_SECONDS / 0.1)
-    return (f"kill -TERM -- -{group} 2>/dev/null || exit 0; i=0; "
-            f"while [ $i -lt {polls} ]; do kill -0 -- -{group} 2>/dev/null || exit 0; "
-            f"sleep 0.1; i=$((i+1)); done; kill -KILL -- -{group} 2>/dev/null; exit 0")
-
-
-@dataclass
-class RunResult:
-    exit_status: int | None
-    output: str
-    seconds: float
-    timed_out: bool = False
 
 
 class SSHPool:
@@ -340,12 +312,12 @@ class SSHPool:
                 await bounded(process.wait_closed(), STOP_GRACE_SECONDS + 5)
 
     async def _open_process(self, name: str, conn: asyncssh.SSHClientConnection,
-                            command: str) -> asyncssh.SSHClientProcess:
+                            command: str) -> asyncssh.SSHClientProcess[str]:
         # sshd counts a session until its close is processed, so a channel opened right after
         # another closed can be refused for a moment even within MaxSessions: retry briefly.
         for attempt in range(6):
-            opening = conn.create_process(command, stderr=asyncssh.STDOUT, encoding="utf-8",
-                                          errors="replace")
+            opening: Awaitable[asyncssh.SSHClientProcess[str]] = conn.create_process(
+                command, stderr=asyncssh.STDOUT, encoding="utf-8", errors="replace")
             opening = bounded(opening, self.channel_timeout)  # guard: ssh-channel-timeout
             try:
                 return await opening
@@ -368,7 +340,7 @@ class SSHPool:
             async with self.channel(name) as conn:
                 client = await bounded(conn.start_sftp_client(), self.channel_timeout)
                 try:
-                    yield _BoundedSFTP(client, self.sftp_timeout)
+                    yield BoundedSFTP(client, self.sftp_timeout)
                 except BaseException:
                     client.exit()  # no waiting for a goodbye on a link that may be dead
                     raise
@@ -392,91 +364,6 @@ class SSHPool:
         for conn in connections.values():
             with contextlib.suppress(Exception):
                 await bounded(conn.wait_closed(), 2)
-
-
-# SFTP client calls that move a whole file: bounded by progress, not by their total duration.
-_TRANSFERS = frozenset({"get", "put", "copy", "mget", "mput", "mcopy"})
-
-
-class _BoundedSFTP:
-    """An asyncssh SFTP client or open file whose every request must be answered within
-    ``limit`` seconds, and whose transfers must make progress at least that often. Anything
-    else (attributes, iterators) passes through unchanged."""
-
-    def __init__(self, inner: Any, limit: float):
-        self._inner = inner
-        self._limit = limit
-
-    def __getattr__(self, name: str) -> Any:
-        attr = getattr(self._inner, name)
-        if name in _TRANSFERS:
-            return lambda *args, **kwargs: self._transfer(attr, *args, **kwargs)
-        if not callable(attr) or name.startswith("_"):
-            return attr
-
-        def call(*args: Any, **kwargs: Any) -> Any:
-            result = attr(*args, **kwargs)
-            if hasattr(result, "__aenter__") and inspect.isawaitable(result):
-                return _BoundedOpen(result, self._limit)  # `sftp.open(...)`: await or async with
-            if inspect.isawaitable(result):
-                return self._bounded(result)
-            return result
-
-        return call
-
-    async def _bounded(self, awaitable: Any) -> Any:
-        awaitable = bounded(awaitable, self._limit)  # guard: ssh-sftp-timeout
-        return await awaitable
-
-    async def _transfer(self, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        moved = [time.monotonic()]
-        progress = kwargs.get("progress_handler")
-
-        def on_progress(*info: Any) -> None:
-            moved[0] = time.monotonic()
-            if progress is not None:
-                progress(*info)
-
-        kwargs["progress_handler"] = on_progress
-        task = asyncio.ensure_future(method(*args, **kwargs))
-        stalled = False
-        try:
-            while not stalled:
-                idle = time.monotonic() - moved[0]
-                done, _ = await asyncio.wait({task}, timeout=max(0.05, self._limit - idle))
-                if done:
-                    return task.result()
-                stalled = time.monotonic() - moved[0] >= self._limit  # guard: ssh-sftp-stall
-            raise TimeoutError(f"no data moved for {self._limit:g}s")
-        finally:
-            if not task.done():
-                task.cancel()
-                with contextlib.suppress(BaseException):
-                    await task
-
-
-class _BoundedOpen:
-    """``sftp.open(...)`` bounded: awaited, or used as ``async with`` (which closes the file)."""
-
-    def __init__(self, opening: Any, limit: float):
-        self._opening = opening
-        self._limit = limit
-        self._file: _BoundedSFTP | None = None
-
-    def __await__(self) -> Any:
-        return self._open().__await__()
-
-    async def _open(self) -> _BoundedSFTP:
-        handle = await bounded(self._opening, self._limit)
-        return _BoundedSFTP(handle, self._limit)
-
-    async def __aenter__(self) -> _BoundedSFTP:
-        self._file = await self._open()
-        return self._file
-
-    async def __aexit__(self, *exc: Any) -> None:
-        if self._file is not None:
-            await self._file.close()
 
 
 class _CheckedTunnel:

@@ -15,6 +15,7 @@ import getpass
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 from asyncssh import ConfigParseError
 from asyncssh.config import SSHClientConfig
@@ -71,17 +72,19 @@ def resolve(host: str, port: int | None, user: str | None, paths: list[Path],
                                       user if user else (), host, port if port else ())
     except (ConfigParseError, OSError) as exc:
         raise SSHError(f"cannot read the SSH client config: {exc}") from None
+    # ``get`` answers ``object``; the types below are the ones asyncssh's config parser stores
+    # for these options (Port: _set_int, User: _set_string, *KnownHostsFile: _set_string_list).
     hostname = str(config.get("Hostname", host))
-    resolved_port = int(port or config.get("Port", 22))  # type: ignore[arg-type]
-    resolved_user = user or config.get("User")
+    resolved_port = int(port or cast(int, config.get("Port", 22)))
+    resolved_user = user or cast("str | None", config.get("User"))
     tokens = {"%h": hostname, "%n": host, "%p": str(resolved_port), "%r": resolved_user or "",
               "%u": getpass.getuser(), "%d": os.path.expanduser("~")}
     if known_hosts:
         files = [known_hosts]
     else:
-        user_files = config.get("UserKnownHostsFile")
-        files = [DEFAULT_KNOWN_HOSTS] if user_files is None else list(user_files)  # type: ignore
-        files += list(config.get("GlobalKnownHostsFile") or [])  # type: ignore[call-overload]
+        user_files = cast("list[str] | None", config.get("UserKnownHostsFile"))
+        files = [DEFAULT_KNOWN_HOSTS] if user_files is None else list(user_files)
+        files += list(cast("list[str] | None", config.get("GlobalKnownHostsFile")) or [])
     jump = config.get("ProxyJump")
     return Endpoint(
         host=host, hostname=hostname, port=resolved_port,

@@ -43,14 +43,20 @@ def _connect_reason(exc: BaseException) -> str:
 
 
 class Web:
-    def __init__(self, default_timeout: float = 10.0):
+    """``transport``: what the client sends through instead of the network — an
+    ``httpx.MockTransport(handler)`` in tests, as httpx's own tests do; None for the network."""
+
+    def __init__(self, default_timeout: float = 10.0, *,
+                 transport: httpx.AsyncBaseTransport | None = None):
         self.default_timeout = default_timeout
+        self.transport = transport
         self._client: httpx.AsyncClient | None = None
 
     @property
     def client(self) -> httpx.AsyncClient:
         if self._client is None:
-            self._client = httpx.AsyncClient(follow_redirects=False, trust_env=False)
+            self._client = httpx.AsyncClient(follow_redirects=False, trust_env=False,
+                                             transport=self.transport)
         return self._client
 
     async def request(self, method: str, url: str, timeout: float | None = None) -> WebResult:

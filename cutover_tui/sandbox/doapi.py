@@ -171,10 +171,10 @@ class DOApiStandIn:
         with self._lock:
             self._remaining = max(0, self._remaining - 1)
             remaining = self._remaining
-        handler.send_header("ratelimit-limit", str(RATE_LIMIT))
-        handler.send_header("ratelimit-remaining", str(remaining))
-        handler.send_header("ratelimit-reset", str(int(time.time()) + 60))
-        for key, value in (headers or {}).items():
+        # A fault's headers (lower-case names) replace these, as one answer has one of each.
+        sent = {"ratelimit-limit": str(RATE_LIMIT), "ratelimit-remaining": str(remaining),
+                "ratelimit-reset": str(int(time.time()) + 60), **(headers or {})}
+        for key, value in sent.items():
             handler.send_header(key, value)
         if payload:
             handler.send_header("Content-Type", "application/json; charset=utf-8")
@@ -223,7 +223,7 @@ class DOApiStandIn:
             time.sleep(fault.delay)
         self._reply(handler, status, reply)
 
-    def _route(self, method: str, path: str, query: dict, body: Any) -> tuple[int, Any]:
+    def _route(self, method: str, path: str, query: dict[str, list[str]], body: Any) -> tuple[int, Any]:
         if method == "GET" and path == "/v2/droplets":
             return self._list(query)
         m = re.fullmatch(r"/v2/droplets/(\d+)", path)
@@ -250,7 +250,7 @@ class DOApiStandIn:
             return (200, {"action": dict(action)}) if action else (404, NOT_FOUND)
         return 404, NOT_FOUND
 
-    def _list(self, query: dict) -> tuple[int, Any]:
+    def _list(self, query: dict[str, list[str]]) -> tuple[int, Any]:
         per_page = int((query.get("per_page") or ["20"])[0])
         page = int((query.get("page") or ["1"])[0])
         items = [d.to_json() for d in sorted(self.droplets.values(), key=lambda d: d.id)]
@@ -263,7 +263,7 @@ class DOApiStandIn:
                                       f"&per_page={per_page}"}
         return 200, {"droplets": chunk, "links": links, "meta": {"total": len(items)}}
 
-    def _list_actions(self, droplet: DropletRecord, query: dict) -> tuple[int, Any]:
+    def _list_actions(self, droplet: DropletRecord, query: dict[str, list[str]]) -> tuple[int, Any]:
         """The droplet's actions, newest first, paginated like every list of the API."""
         per_page = int((query.get("per_page") or ["20"])[0])
         page = int((query.get("page") or ["1"])[0])

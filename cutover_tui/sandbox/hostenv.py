@@ -65,6 +65,7 @@ class HostEnv:
 
     def now(self) -> float:
         """The world's (movable) clock."""
+        offset: float  # clock.json holds the seconds the world's clock is moved by
         try:
             offset = json.loads((self.world_dir / "clock.json").read_text())["offset"]
         except (OSError, ValueError, KeyError):

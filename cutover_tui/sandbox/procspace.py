@@ -45,7 +45,7 @@ class ProcessSpace:
     def __init__(self, host_dir: Path):
         self.host_dir = host_dir
         self.use_namespace = namespaces_available()
-        self._holder: subprocess.Popen | None = None
+        self._holder: subprocess.Popen[bytes] | None = None
         self._init_pid: int | None = None
 
     @property

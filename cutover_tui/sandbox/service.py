@@ -18,10 +18,12 @@ import sqlite3
 import sys
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any, TypedDict
 from urllib.parse import parse_qs, urlsplit
 
 from .hostenv import HostEnv
@@ -35,11 +37,16 @@ DASHBOARD_PAGES = ["/", "/roles", "/companies", "/skills", "/briefings", "/diges
                    "/health"] + [f"/roles/{i}" for i in range(1, 34)]
 
 
+# A request's query (as ``parse_qs`` gives it) → status and body (HTML text, or JSON).
+Query = dict[str, list[str]]
+Route = Callable[[Query], tuple[int, str | dict[str, Any]]]
+
+
 class Handler(BaseHTTPRequestHandler):
     server_version = "uvicorn"
     env: HostEnv
     unit: str
-    routes: dict
+    routes: dict[str, Route]
 
     def log_message(self, format: str, *args: object) -> None:
         pass
@@ -74,7 +81,7 @@ def _db(env: HostEnv) -> sqlite3.Connection:
     return sqlite3.connect(env.world_dir / "db" / "production.sqlite3", timeout=5)
 
 
-def api_routes(env: HostEnv) -> dict:
+def api_routes(env: HostEnv) -> dict[str, Route]:
     settings = env.read_env_file()
     app_name = settings.get("APP_NAME", "Air Demand")
     environment = settings.get("ENVIRONMENT", "development")
@@ -83,12 +90,12 @@ def api_routes(env: HostEnv) -> dict:
     def now_iso() -> str:
         return datetime.fromtimestamp(env.now(), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
-    def health(_q: dict) -> tuple[int, dict]:
+    def health(_q: Query) -> tuple[int, dict[str, Any]]:
         return 200, {"status": "healthy", "app": app_name, "environment": environment,
                      "version": "1.4.2", "uptime_seconds": int(env.now() - started),
                      "timestamp": now_iso()}
 
-    def health_db(_q: dict) -> tuple[int, dict]:
+    def health_db(_q: Query) -> tuple[int, dict[str, Any]]:
         began = time.monotonic()
         try:
             with _db(env) as db:
@@ -98,16 +105,16 @@ def api_routes(env: HostEnv) -> dict:
         return 200, {"status": "healthy", "database": "connected", "roles": roles,
                      "latency_ms": round((time.monotonic() - began) * 1000, 2)}
 
-    def ready(_q: dict) -> tuple[int, dict]:
+    def ready(_q: Query) -> tuple[int, dict[str, Any]]:
         return 200, {"status": "ready", "checks": {"database": "ok", "config": "ok"}}
 
-    def errors(_q: dict) -> tuple[int, dict]:
+    def errors(_q: Query) -> tuple[int, dict[str, Any]]:
         # The seed reads `total_errors` (8.1); the rest is what such an endpoint plausibly adds.
         since = datetime.fromtimestamp(started, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         return 200, {"total_errors": 0, "errors_by_type": {}, "recent_errors": [],
                      "since": since}
 
-    def roles(q: dict) -> tuple[int, dict]:
+    def roles(q: Query) -> tuple[int, dict[str, Any]]:
         size = max(1, min(100, int((q.get("page_size") or ["20"])[0])))
         page = max(1, int((q.get("page") or ["1"])[0]))
         with _db(env) as db:
@@ -120,17 +127,17 @@ def api_routes(env: HostEnv) -> dict:
                           strict=True)) for row in rows]
         return 200, {"items": items, "page": page, "page_size": size, "total": total}
 
-    def constants(_q: dict) -> tuple[int, dict]:
+    def constants(_q: Query) -> tuple[int, dict[str, Any]]:
         return 200, CONSTANTS
 
     return {"/health": health, "/health/db": health_db, "/health/ready": ready,
             "/monitoring/errors": errors, "/demand/roles": roles, "/shared/constants": constants}
 
 
-def dashboard_routes(env: HostEnv) -> dict:
+def dashboard_routes(env: HostEnv) -> dict[str, Route]:
     app_name = env.read_env_file().get("APP_NAME", "Air Demand")
 
-    def page(_q: dict) -> tuple[int, str]:
+    def page(_q: Query) -> tuple[int, str]:
         return 200, (f"<!doctype html><html><head><title>Paraform Roles — {app_name}</title>"
                      f"</head><body><h1>Paraform Roles</h1><p>{app_name} dashboard</p>"
                      "</body></html>")
@@ -138,7 +145,7 @@ def dashboard_routes(env: HostEnv) -> dict:
     return {path: page for path in DASHBOARD_PAGES}
 
 
-def serve(env: HostEnv, unit: str, port: int, routes: dict) -> None:
+def serve(env: HostEnv, unit: str, port: int, routes: dict[str, Route]) -> None:
     handler = type("BoundHandler", (Handler,), {"env": env, "unit": unit, "routes": routes})
     ThreadingHTTPServer.allow_reuse_address = True
     server = ThreadingHTTPServer((env.address, port), handler)
@@ -176,6 +183,17 @@ def _job(name: str, hours: list[int], at: float) -> str:
             f"next run at: {datetime.fromtimestamp(following, UTC):%Y-%m-%d %H:%M:%S UTC})")
 
 
+class SchedulerState(TypedDict):
+    """What the scheduler writes to ``scheduler.json`` (the app's check_health.py reads it)."""
+
+    pid: int
+    started_at: float
+    scrapes: int
+    last_scrape_at: float | None
+    last_scrape_status: str | None
+    last_new_roles: int | None
+
+
 def scheduler(env: HostEnv, unit: str) -> None:
     settings = env.read_env_file()
     scrape_hours = [int(h) for h in settings.get("SCRAPE_HOURS", "3,15").split(",") if h.strip()]
@@ -188,8 +206,9 @@ def scheduler(env: HostEnv, unit: str) -> None:
         env.log(unit, f'INFO:apscheduler.scheduler:Added job "{job}" to job store "default"')
     env.log(unit, "INFO:apscheduler.scheduler:Scheduler started")
     # What the app's scripts/check_health.py reads: the scheduler's pid and its last scrape.
-    state = {"pid": os.getpid(), "started_at": last, "scrapes": 0, "last_scrape_at": None,
-             "last_scrape_status": None, "last_new_roles": None}
+    state: SchedulerState = {"pid": os.getpid(), "started_at": last, "scrapes": 0,
+                             "last_scrape_at": None, "last_scrape_status": None,
+                             "last_new_roles": None}
     env.scheduler_state.write_text(json.dumps(state))
     executor = "INFO:apscheduler.executors.default"
     while not stopping.wait(0.05):
@@ -205,8 +224,8 @@ def scheduler(env: HostEnv, unit: str) -> None:
                          f"INFO:app.scrapers.paraform:Fetched {fetched} roles from Paraform: "
                          f"{new_roles} new, {fetched - new_roles} updated",
                          f'{executor}:Job "{job}" executed successfully']
-                state.update(scrapes=state["scrapes"] + 1, last_scrape_at=at,
-                             last_scrape_status="success", last_new_roles=new_roles)
+                state.update({"scrapes": state["scrapes"] + 1, "last_scrape_at": at,
+                              "last_scrape_status": "success", "last_new_roles": new_roles})
             else:
                 job = _job("send_daily_digest", [digest_hour], at)
                 lines = [f'{executor}:Running job "{job}" (scheduled at {scheduled})',

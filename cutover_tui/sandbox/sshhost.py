@@ -16,6 +16,7 @@ import socket
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import asyncssh
 
@@ -56,7 +57,7 @@ class SandboxHost:
         # "asyncssh": this process serves the host; "sshd": OpenSSH's sshd does, inside the
         # host's process space, to prove the rehearsal against the real server.
         self.server = server
-        self.sshd: subprocess.Popen | None = None
+        self.sshd: subprocess.Popen[bytes] | None = None
 
     @property
     def address(self) -> str:
@@ -176,7 +177,7 @@ class SandboxHost:
             process.kill()
             await process.wait()
 
-    async def _handle(self, process: asyncssh.SSHServerProcess) -> None:
+    async def _handle(self, process: asyncssh.SSHServerProcess[bytes]) -> None:
         # asyncssh closes the connection silently when a handler raises: log it instead.
         try:
             await self._run(process)
@@ -186,7 +187,7 @@ class SandboxHost:
             with contextlib.suppress(Exception):
                 process.exit(255)
 
-    async def _run(self, process: asyncssh.SSHServerProcess) -> None:
+    async def _run(self, process: asyncssh.SSHServerProcess[bytes]) -> None:
         command = process.command
         if not command:
             process.stderr.write(b"this rehearsal host runs commands, not interactive shells\n")
@@ -201,7 +202,7 @@ class SandboxHost:
         reaper = asyncio.create_task(child.wait())
         reaper.add_done_callback(lambda _: self.processes.discard(child))
 
-        async def copy_out(source: asyncio.StreamReader, sink: asyncssh.SSHWriter) -> None:
+        async def copy_out(source: asyncio.StreamReader, sink: asyncssh.SSHWriter[bytes]) -> None:
             while chunk := await source.read(65536):
                 sink.write(chunk)
 
@@ -223,15 +224,17 @@ class SandboxHost:
         copying = asyncio.gather(copy_out(child.stdout, process.stdout),
                                  copy_out(child.stderr, process.stderr))
         closed = asyncio.create_task(process.channel.wait_closed())
+        racing: list[asyncio.Future[Any]] = [copying, closed]
         try:
-            await asyncio.wait([copying, closed], return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(racing, return_when=asyncio.FIRST_COMPLETED)
             if not copying.done():
                 # The client closed the channel: like sshd, close the command's pipes and leave
                 # it running; it meets SIGPIPE when it next writes, or runs on.
                 copying.cancel()
                 copying.add_done_callback(_retrieve)
                 for fd in (1, 2):
-                    pipe = child._transport.get_pipe_transport(fd)  # type: ignore[union-attr]
+                    # Process has no public way to its pipes: its private transport has them.
+                    pipe = child._transport.get_pipe_transport(fd)  # type: ignore[attr-defined]
                     if pipe is not None:
                         pipe.close()
                 return
@@ -247,7 +250,7 @@ class SandboxHost:
 SSHD = "/usr/sbin/sshd"
 
 
-def _retrieve(future: asyncio.Future) -> None:
+def _retrieve(future: asyncio.Future[Any]) -> None:
     """Mark a future we gave up on as seen, so asyncio does not log it as lost."""
     if not future.cancelled():
         future.exception()

@@ -54,7 +54,7 @@ def free_port(addresses: list[str]) -> int:
     for _ in range(50):
         with socket.socket() as probe:
             probe.bind((addresses[0], 0))
-            port = probe.getsockname()[1]
+            port: int = probe.getsockname()[1]  # an IPv4 socket's name is (address, port)
         try:
             for address in addresses:
                 with socket.socket() as check:

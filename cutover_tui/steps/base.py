@@ -23,6 +23,8 @@ from ..events import OutputLine, PlanItem, Progress, StepEvent
 from ..masking import Masker
 from ..operator import Operator
 from ..patterns import RegexTooSlow, search
+from ..records import RunRecords, StepRecord
+from ..remote.protocols import DropletsAPI, SSHRunner, WebClient
 from ..runbook import Runbook
 
 
@@ -31,12 +33,12 @@ class StepContext:
     book: Runbook
     checklist: Checklist
     operator: Operator
-    ssh: Any  # remote.ssh.SSHPool
-    web: Any  # remote.web.Web
+    ssh: SSHRunner
+    web: WebClient
     clock: Clock
     masker: Masker
     emit: Callable[[StepEvent], None]
-    droplets: Callable[[], Any]  # returns a remote.droplets.DropletAPI, created on first use
+    droplets: Callable[[], DropletsAPI]  # the API, created on first use
     workdir: Path = field(default_factory=Path.cwd)
     step_id: str = ""
 
@@ -50,8 +52,21 @@ class StepContext:
     def progress(self, done: float, total: float | None, label: str = "") -> None:
         self.emit(Progress(self.step_id, done, total, label))
 
-    def record(self, step_id: str) -> dict[str, Any]:
-        return self.checklist.read().get("steps", {}).get(step_id, {})
+    @property
+    def records(self) -> RunRecords:
+        """Every step's record, read-only: the checklist as the engine re-read it when this step
+        started (``Engine.run_step``), with this run's own writes since. No file read."""
+        return self.checklist.records
+
+    def record(self, step_id: str) -> StepRecord:
+        return self.records[step_id]
+
+    def fresh_records(self) -> RunRecords:
+        """The records re-read from the file now, for a check that must see what another
+        operator recorded while this step ran (the destroy's preconditions, checked again after
+        the name was typed)."""
+        self.checklist.read()
+        return self.checklist.records
 
 
 def where(book: Runbook, host_name: str) -> str:

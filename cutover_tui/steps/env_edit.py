@@ -16,6 +16,7 @@ import contextlib
 import hashlib
 import posixpath
 import stat
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -74,7 +75,7 @@ async def write_remote_atomically(ctx: StepContext, host: str, path: str, text: 
         owner = await sftp.stat(real)
         real_dir, real_name = posixpath.split(real)
         tmp_path = posixpath.join(real_dir, f".{real_name}.cutover-{stamp}.tmp")
-        if backup_path is not None:
+        if backup_path is not None and backup_of is not None:
             await _put(sftp, backup_path + ".tmp", backup_of.encode(), mode)
             await _keep_owner(sftp, backup_path + ".tmp", owner)
             await sftp.posix_rename(backup_path + ".tmp", backup_path)
@@ -125,8 +126,8 @@ async def _put(sftp: Any, path: str, data: bytes, mode: int | None) -> None:
         await sftp.chmod(path, mode & 0o7777)
 
 
-async def apply_reviewed(ctx: StepContext, host: str, path: str, compute, title: str,
-                         ) -> Verdict:
+async def apply_reviewed(ctx: StepContext, host: str, path: str,
+                         compute: Callable[[str], str], title: str) -> Verdict:
     """The shared flow: diff, confirm, drift check, back up, atomic write, verify."""
     current, mode = await read_remote(ctx, host, path)
     for _attempt in range(MAX_DRIFT_RETRIES):
@@ -158,9 +159,14 @@ async def apply_reviewed(ctx: StepContext, host: str, path: str, compute, title:
                                "see which") from None
         written, _ = await read_remote(ctx, host, path)
         written_sha = hashlib.sha256(written.encode()).hexdigest()
-        if written_sha != shown.new_sha256:
+        if written_sha != shown.new_sha256:  # the backup stays on record for the rollback
             return Verdict(False, f"{path} on {host} reads back with sha256 {written_sha[:12]}, "
-                                  f"not the {shown.new_sha256[:12]} written", command=title)
+                                  f"not the {shown.new_sha256[:12]} written: something changed "
+                                  f"it after the write; the original is kept at {backup}",
+                           command=title,
+                           evidence={"changed": True, "backup_path": backup,
+                                     "old_sha256": shown.old_sha256,
+                                     "read_back_sha256": written_sha})
         return Verdict(True, f"{path} on {host} updated; original kept at {backup}",
                        command=title,
                        output="\n".join(shown.unified_lines()),
@@ -187,7 +193,7 @@ async def run(ctx: StepContext, step: EnvEditStep | EnvRestoreStep) -> Verdict:
 
 
 async def _restore(ctx: StepContext, step: EnvRestoreStep) -> Verdict:
-    backup = ctx.record(step.from_step).get("evidence", {}).get("backup_path")
+    backup = ctx.record(step.from_step).env_edit.backup_path
     if not backup:
         return Verdict(False, f"step {step.from_step} recorded no backup of {step.path} to "
                               "restore", command=f"restore {step.path}")

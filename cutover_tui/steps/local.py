@@ -10,6 +10,7 @@ import signal
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from ..aio import bounded
 from ..checklist import tail
@@ -88,7 +89,7 @@ def _signal_group(group: int, sig: signal.Signals) -> None:
         os.killpg(group, sig)
 
 
-def judge_threshold(output: str, threshold: PassThreshold) -> tuple[Check, dict]:
+def judge_threshold(output: str, threshold: PassThreshold) -> tuple[Check, dict[str, Any]]:
     """The pass threshold against a test run's output: (check, evidence). Blocking (a regex
     with its time limit): run it in a worker thread."""
     # The last summary line counts: runners print per-file results before the total.
@@ -121,7 +122,7 @@ async def run(ctx: StepContext, step: LocalStep) -> Verdict:
     status, output, _seconds = await run_local(ctx, step.command, cwd, step.env, step.timeout,
                                                step.pass_env)
     checks: list[Check] = []
-    evidence: dict = {}
+    evidence: dict[str, Any] = {}
     if status is None:
         checks.append(Check("result", UNANSWERED, f"no result within {step.timeout:g}s; stopped"))
     if step.threshold:

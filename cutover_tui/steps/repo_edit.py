@@ -19,6 +19,7 @@ import stat
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ..aio import bounded
 from ..credentials import local_env
@@ -174,7 +175,7 @@ async def run(ctx: StepContext, step: RepoEditStep) -> Verdict:
                 notes.append(f"a symlink: written through it, to {os.path.realpath(repo / name)}")
             lines[2:2] = [f"# {name}: {note}" for note in notes]  # guard: repo-show-unshown
             shown.files[name] = list(map(ctx.masker.stream(), lines))  # shown and recorded
-    evidence: dict = {"files_changed": sorted(new_texts)}
+    evidence: dict[str, Any] = {"files_changed": sorted(new_texts)}
     if new_texts:
         if not await ctx.operator.review_diff(step.id, title, shown):
             return Verdict(False, "the repository change was not confirmed; nothing written",

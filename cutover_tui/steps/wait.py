@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from ..clock import iso, parse_iso
 from ..durations import format_duration, parse_duration
 from ..events import PlanItem, Verdict
+from ..records import StepState
 from ..runbook import Runbook, WaitStep
 from .base import StepContext
 
@@ -38,9 +39,9 @@ def target_time(ctx: StepContext, step: WaitStep) -> float | str:
     now = ctx.clock.time()
     if step.since_step:
         record = ctx.record(step.since_step)
-        if record.get("state") != "done" or "finished_at" not in record:
+        if record.state is not StepState.DONE or not record.finished_at:
             return f"step {step.since_step} has not finished, so there is nothing to wait from"
-        return parse_iso(record["finished_at"]) + parse_duration(step.after or "0s")
+        return parse_iso(record.finished_at) + parse_duration(step.after or "0s")
     if step.until_utc:
         return next_utc_time(now, step.until_utc)
     return now + parse_duration(step.duration or "0s")

@@ -1,5 +1,7 @@
 """The live health panel: every runbook health endpoint and service, old and new hosts side by
-side, with status, latency and a short history. It only renders samples posted to it."""
+side, with status, latency and a short history. It only renders the samples
+(``cutover_tui.health``) posted to it: green ok, yellow degraded (answers, but not as
+expected), red down."""
 
 from __future__ import annotations
 
@@ -9,6 +11,8 @@ from dataclasses import dataclass, field
 from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
+
+from cutover_tui.health import DEGRADED, DOWN, HealthSample, Sample, ServiceSample
 
 BARS = "▁▂▃▄▅▆▇█"
 HISTORY = 12
@@ -29,9 +33,7 @@ def sparkline(values: list[float | None]) -> Text:
 
 @dataclass
 class EndpointState:
-    ok: bool | None = None
-    detail: str = "waiting for the first poll"
-    latency_ms: float | None = None
+    sample: HealthSample | None = None  # the latest, None before the first poll
     history: deque = field(default_factory=lambda: deque(maxlen=HISTORY))
 
 
@@ -40,18 +42,16 @@ class HealthBoard:
 
     def __init__(self, hosts: list[str], endpoints: list[str]) -> None:
         self.states = {(h, e): EndpointState() for h in hosts for e in endpoints}
-        self.service_states: dict[str, dict[str, str]] = {h: {} for h in hosts}
+        self.service_states: dict[str, ServiceSample | None] = dict.fromkeys(hosts)
         self.dirty = True
 
-    def record(self, host: str, endpoint: str, ok: bool, detail: str,
-               latency_ms: float | None) -> None:
-        state = self.states.setdefault((host, endpoint), EndpointState())
-        state.ok, state.detail, state.latency_ms = ok, detail, latency_ms
-        state.history.append(latency_ms if ok else None)
-        self.dirty = True
-
-    def record_services(self, host: str, states: dict[str, str]) -> None:
-        self.service_states[host] = states
+    def record(self, sample: Sample) -> None:
+        if isinstance(sample, ServiceSample):
+            self.service_states[sample.host] = sample
+        else:
+            state = self.states.setdefault(sample.key, EndpointState())
+            state.sample = sample
+            state.history.append(sample.latency_ms if sample.ok else None)
         self.dirty = True
 
 
@@ -92,22 +92,26 @@ class HealthPanel(Static):
         table.add_column("history", width=HISTORY, no_wrap=True)
         for endpoint in self.endpoints:
             state = self.board.states.setdefault((host, endpoint), EndpointState())
-            if state.ok is None:
-                status = Text("… " + state.detail, style="dim")
-            elif state.ok:
-                status = Text(f"● {state.detail} {state.latency_ms:.0f} ms", style="green")
+            sample = state.sample
+            if sample is None:
+                status = Text("… waiting for the first poll", style="dim")
+            elif sample.ok:
+                status = Text(f"● {sample.reason} {sample.latency_ms or 0:.0f} ms", style="green")
             else:
-                status = Text(f"● {state.detail}", style="bold red")
+                style = "bold yellow" if sample.verdict == DEGRADED else "bold red"
+                status = Text(f"● {sample.reason}", style=style)
             table.add_row(endpoint, status, sparkline(list(state.history)))
-        services = self.board.service_states.get(host, {})
+        services = self.board.service_states.get(host)
         line = Text()
-        if "_error" in services:
-            line.append(services["_error"], style="red")
-        for unit in self.services if "_error" not in services else []:
-            value = services.get(unit, "unknown")
-            style = "green" if value == "active" else ("dim" if value == "unknown" else "bold red")
-            line.append({"active": "● ", "unknown": "· "}.get(value, "✗ "), style=style)
-            line.append(f"{unit.removeprefix('air-demand-')} ", style=style)
+        if services is not None and services.verdict == DOWN:
+            line.append(services.reason, style="red")
+        else:
+            for unit in self.services:
+                value = services.state(unit) if services is not None else "unknown"
+                style = ("green" if value == "active" else
+                         "dim" if value == "unknown" else "bold red")
+                line.append({"active": "● ", "unknown": "· "}.get(value, "✗ "), style=style)
+                line.append(f"{unit.removeprefix('air-demand-')} ", style=style)
         table.add_row("services", line, "")
         return table
 

@@ -2,16 +2,51 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, NamedTuple
+
 from rich.text import Text
 from textual.widgets import Static
 
-GLYPHS = {"done": ("✓", "green"), "failed": ("✗", "bold red"), "running": ("▶", "yellow"),
-          "skipped": ("↷", "cyan"), "interrupted": ("!", "magenta"), "pending": ("·", "dim")}
+from cutover_tui.clock import parse_iso
+from cutover_tui.durations import format_duration
+from cutover_tui.records import look
+
+if TYPE_CHECKING:
+    from cutover_tui.session import Session
 
 
 def glyph(state: str) -> Text:
-    char, style = GLYPHS.get(state, ("?", "red"))
-    return Text(char, style=style)
+    """A state's glyph in its style (``records.STATE_LOOK``, the one table of them)."""
+    shown = look(state)
+    return Text(shown.glyph, style=shown.style)
+
+
+class PhaseRow(NamedTuple):
+    """One line of the phase list."""
+
+    phase_id: str
+    title: str
+    counts: dict[str, int]  # steps by state
+    planned: str  # the runbook's duration, as written
+    actual: str  # first start to last finish of its steps, "" before both exist
+    passed: bool  # its success criteria hold (engine.phase_passed)
+
+
+def phase_rows(session: Session) -> list[PhaseRow]:
+    """Every phase of the session's runbook (the rollback last), from the cached run record:
+    this process's writes update it, and the app re-reads the file when another operator changed
+    it, so no parse on every repaint."""
+    engine = session.engine
+    records = session.checklist.records
+    rows = []
+    for phase in session.book.all_phases:
+        times = [(records[s.id].started_at, records[s.id].finished_at) for s in phase.steps]
+        starts = [parse_iso(a) for a, _ in times if a]
+        ends = [parse_iso(b) for _, b in times if b]
+        actual = format_duration(max(ends) - min(starts)) if starts and ends else ""
+        rows.append(PhaseRow(phase.id, phase.title, engine.phase_counts(phase), phase.duration,
+                             actual, engine.phase_passed(phase)))
+    return rows
 
 
 class PhaseList(Static):
@@ -24,9 +59,7 @@ class PhaseList(Static):
     }
     """
 
-    def show(self, rows: list[tuple[str, str, dict[str, int], str, str, bool]],
-             current: str, compact: bool = False) -> None:
-        """rows: (phase id, title, counts by state, planned, actual, passed)."""
+    def show(self, rows: list[PhaseRow], current: str, compact: bool = False) -> None:
         text = Text()
         for phase_id, title, counts, planned, actual, passed in rows:
             total = sum(counts.values())
