@@ -19,6 +19,13 @@ M11 = ROOT / "checklists" / "m11-production-cutover.toml"
 STRICT = os.environ.get("CUTOVER_TESTS_STRICT") == "1"
 TIERS = ("unit", "world", "pilot", "sshd", "postgres", "slow")
 WORLD_FIXTURES = {"world", "one_host", "server"}
+# Integration files without the world fixture: real servers, the CLI as a subprocess, or
+# waits that are the point of the test (bounded timeouts, kills mid-write).
+INTEGRATION_FILES = {
+    "test_item15_bounded_waits.py", "test_checklist_crash.py", "test_item8_regex.py",
+    "test_headless_skip.py", "test_cli_run_review.py", "test_cli_paths.py", "test_wheel.py",
+    "test_do_spec_copy.py", "test_item7_quoting.py", "test_health.py", "test_checklist.py",
+}
 
 
 def _tier_of(item: pytest.Item) -> str:
@@ -33,6 +40,8 @@ def _tier_of(item: pytest.Item) -> str:
         source = ""
     if "run_test(" in source or "snap_compare" in getattr(item, "fixturenames", ()):
         return "pilot"
+    if item.path.name in INTEGRATION_FILES:
+        return "world"
     if WORLD_FIXTURES & set(getattr(item, "fixturenames", ())) or "World(" in source \
             or '"demo"' in source or "world" in getattr(item, "fixturenames", ()):
         return "world"
