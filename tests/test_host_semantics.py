@@ -182,3 +182,52 @@ def test_the_namespace_is_used_where_the_machine_allows_it():
         assert namespaces_available(), "root on Linux gets a PID namespace per host"
     else:
         pytest.skip("not root: the ps/pgrep stand-ins list the host's tagged processes")
+
+
+OWNER = r"""
+import asyncio, sys
+from pathlib import Path
+from cutover_tui.sandbox.world import World
+
+async def main():
+    world = World(Path(sys.argv[1]), hosts=("old",))
+    await world.start()
+    host = world.hosts["old"]
+    print(host.space._holder.pid, *host.space.pids(), flush=True)
+    await asyncio.sleep(60)
+
+asyncio.run(main())
+"""
+
+
+def test_a_world_whose_owner_is_killed_leaves_nothing_running(tmp_path):
+    # SIGKILL (a test timeout, an OOM kill) gives the world no chance to stop its hosts: the
+    # namespace's holder dies with its owner, and every process of the host with it.
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    if not namespaces_available():
+        pytest.skip("no PID namespace here: the hosts' processes are tagged, not held")
+    owner = subprocess.Popen([sys.executable, "-c", OWNER, str(tmp_path / "world")],
+                             stdout=subprocess.PIPE, text=True)
+    assert owner.stdout is not None
+    pids = [int(p) for p in owner.stdout.readline().split()]
+    assert len(pids) >= 4, pids  # the holder and the host's three services (at least)
+    owner.send_signal(signal.SIGKILL)
+    owner.wait()
+    deadline = time.monotonic() + 10
+    alive = pids
+    while alive and time.monotonic() < deadline:
+        alive = [pid for pid in pids if _alive(pid)]
+        time.sleep(0.05)
+    assert alive == []
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().split(") ", 1)[1][:1] != "Z"
+    except OSError:
+        return False

@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import functools
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -56,8 +57,12 @@ class ProcessSpace:
         if not self.use_namespace or self._holder is not None:
             return
         # --kill-child: if the holder dies, so does the namespace (and so every process in it).
+        # setpriv --pdeathsig: the holder dies with the process that started it, so a world whose
+        # owner was killed (SIGKILL, a test timeout) leaves nothing running. The death signal
+        # follows the starting *thread*: start() runs on the event loop's thread, not a worker.
+        guard = ["setpriv", "--pdeathsig", "KILL"] if shutil.which("setpriv") else []
         self._holder = subprocess.Popen(
-            ["unshare", "--pid", "--fork", "--mount-proc", "--kill-child",
+            [*guard, "unshare", "--pid", "--fork", "--mount-proc", "--kill-child",
              sys.executable, "-m", "cutover_tui.sandbox.procinit"],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, start_new_session=True)
         deadline = time.monotonic() + 10

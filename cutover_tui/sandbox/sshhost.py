@@ -114,7 +114,9 @@ class SandboxHost:
 
     async def boot(self) -> None:
         """Start the host's process space (its PID namespace), before anything runs in it."""
-        await asyncio.to_thread(self.space.start)
+        # On this thread, not a worker's: the namespace's holder dies with the thread that
+        # started it (see ProcessSpace.start). Starting it takes milliseconds.
+        self.space.start()
 
     async def power_off(self) -> None:
         if not self.powered:
