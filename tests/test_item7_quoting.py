@@ -132,10 +132,11 @@ def test_item7_shell_variables_go_in_as_written_and_others_quoted(tmp_path):
 
 
 def test_item7_m11_still_runs_its_test_commands_and_pattern(tmp_path):
-    book = load_runbook(M11)
-    assert book.step("1.2").command == "BASE_URL=http://161.35.135.71:3000 npm test"
+    # Pointed at loopback as every test does; nothing here connects anywhere (loading only).
+    book = load_runbook(M11, Overrides.from_cli(["new=127.0.0.3", "old=127.0.0.2"], []))
+    assert book.step("1.2").command == "BASE_URL=http://127.0.0.3:3000 npm test"
     assert book.step("4.2-smoke").command == (
-        "BASE_URL=http://161.35.135.71:3000 npx playwright test tests/smoke/production.spec.ts")
+        "BASE_URL=http://127.0.0.3:3000 npx playwright test tests/smoke/production.spec.ts")
     assert book.step("5.1-processes").command == (
         "pgrep -af '[u]vicorn|[a]ir-demand' || echo 'no app processes'")
     assert book.step("2.2").command.startswith("ls -lh ~/air-demand-backups/ && gzip -t "

@@ -221,6 +221,7 @@ def test_where_the_seed_only_runs_a_command_the_check_is_its_exit_status(book):
 
 
 def test_the_plan_and_validate_show_where_each_check_comes_from(book):
+    # The seed's own words, quoted as text in the plan (this test connects to nothing).
     assert "checks from: seed 8.1: curl http://161.35.135.71:8123/monitoring/errors | jq " \
            "'.total_errors'" in describe_step(book, book.step("8.1-errors"))
     lines = "\n".join(runbook_plan_lines(book))
