@@ -3,9 +3,11 @@ default) — not the runbooks beside it in ``checklists/``, which people write a
 reads. The CLI and the README call it the run record.
 
 One TOML file per run. Every change is a transaction: take an exclusive ``flock`` on a sidecar
-lock file, re-read the file, apply the change, write a temporary file, fsync it, rename it over
-the old one, fsync the directory. So a crash leaves the old or the new file, never half of one,
-and two operators writing the same checklist never lose each other's updates.
+lock file, bring the record up to date (parsed again only if someone else wrote it since), apply
+the change, write a temporary file, fsync it, rename it over the old one, fsync the directory.
+So a crash leaves the old or the new file, never half of one, and two operators writing the
+same checklist never lose each other's updates. How the file is read and written, re-serialising
+only the tables that changed, is ``recordfile.py``.
 
 The record is self-contained: titles, plans and success criteria are copied in, so
 ``cutover review`` needs no runbook. Each step's table is read as a typed ``StepRecord``
@@ -17,21 +19,20 @@ it does not know.
 from __future__ import annotations
 
 import contextlib
-import copy
-import fcntl
 import os
 import socket
-import tempfile
 import tomllib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import tomli_w
-
+from .attemptrecords import attempt_shape_problems, rollback_fields
 from .clock import Clock, iso
 from .errors import ChecklistError
+from .journal import record_written, unix_account
+from .monitor.shape import monitor_shape_problems
+from .recordfile import RecordFile
 from .records import (
     FLAG,
     STATES,
@@ -98,7 +99,8 @@ def shape_problems(data: dict[str, Any]) -> list[tuple[Loc, str]]:
             if state not in STATES and isinstance(state, str):
                 problems.append(((name, key, "state"), f"expected one of {', '.join(STATES)}, "
                                  f"got {state!r}"))
-    return problems
+    # run.attempt, [attempts], reattempt_from; [red_flags."<rule>"], [[silences]]
+    return problems + attempt_shape_problems(data) + monitor_shape_problems(data)
 
 
 def tail(text: str, lines: int = OUTPUT_TAIL_LINES) -> str:
@@ -132,26 +134,34 @@ class ResumeReport:
 
 
 class Checklist:
-    def __init__(self, path: str | Path, clock: Clock | None = None):
+    def __init__(self, path: str | Path, clock: Clock | None = None,
+                 on_write: Callable[[bytes], None] | None = None):
         self.path = Path(path)
         self.lock_path = self.path.with_name(self.path.name + ".lock")
         self.clock = clock or Clock()
+        # Told the bytes of every write, under the lock: a session records their hash in the
+        # run's journal (``journal.py``). Without one, a run's journal beside the file is.
+        self.on_write = on_write
+        self._file = RecordFile(self.path, self.lock_path)
         self._cache: dict[str, Any] | None = None
         self._records: RunRecords | None = None
 
     # ------------------------------------------------------------------ file primitives
 
     def read(self) -> dict[str, Any]:
-        """The current record from disk (no lock: a rename is atomic, so this is consistent)."""
+        """The current record from disk (no lock: a rename is atomic, so this is consistent),
+        parsed again only if the file changed since this object last read or wrote it. Shared
+        by this object's readers until the file changes: read it; change it in a transaction."""
+        data = self._file.read(self._parse)
+        self._cache = data
+        return data
+
+    def _parse(self, raw: bytes) -> dict[str, Any]:
+        """The record in the file's bytes, checked: a sentence for what is wrong with it."""
         try:
-            with self.path.open("rb") as handle:
-                data = tomllib.load(handle)
-        except FileNotFoundError:
-            raise ChecklistError(f"no checklist at {self.path}") from None
+            data = tomllib.loads(raw.decode("utf-8"))
         except tomllib.TOMLDecodeError as exc:
             raise ChecklistError(f"the checklist {self.path} is not valid TOML: {exc}") from None
-        except OSError as exc:
-            raise ChecklistError(f"cannot read the checklist {self.path}: {exc.strerror}") from None
         except UnicodeDecodeError:
             raise ChecklistError(f"the checklist {self.path} is not UTF-8 text") from None
         if not isinstance(data.get("run"), dict):
@@ -166,7 +176,6 @@ class Checklist:
         problems = shape_problems(data)
         if problems:  # guard: checklist-shape
             raise ChecklistError(self._damaged(problems))
-        self._cache = data
         return data
 
     def _damaged(self, problems: list[tuple[Loc, str]]) -> str:
@@ -198,61 +207,31 @@ class Checklist:
             self._records = RunRecords(data)
         return self._records
 
-    def _write(self, data: dict[str, Any]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        payload = tomli_w.dumps(plain(data)).encode()
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp",
-                                   dir=self.path.parent)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(payload)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, self.path)  # guard: checklist-atomic-rename
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
-        dir_fd = os.open(self.path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-        self._cache = data
-
     @contextlib.contextmanager
     def transaction(self) -> Iterator[dict[str, Any]]:
-        """Lock, re-read, let the caller change the dict, write it back atomically. The caller
-        changes a copy: if the change or the write fails, what this object holds in memory is
-        still what the file holds."""
-        try:
-            self.lock_path.parent.mkdir(parents=True, exist_ok=True)
-            lock = self.lock_path.open("a+")
-        except OSError as exc:
-            raise ChecklistError(f"cannot lock the checklist {self.path}: {exc.strerror}") from None
-        with lock:
-            fcntl.flock(lock.fileno(), fcntl.LOCK_EX)  # guard: checklist-lock
+        """Lock, bring the record up to date, let the caller change the dict, write it back
+        atomically. The caller changes a copy: if the change or the write fails, what this
+        object holds in memory is still what the file holds."""
+        with self._file.locked():
+            data = self._file.working_copy(self._parse, lambda: {"run": {}, "steps": {}})
+            yield data
+            data["format"] = CHECKLIST_FORMAT
+            data["run"]["updated_at"] = iso(self.clock.time())
             try:
-                data = self.read() if self.path.exists() else {"run": {}, "steps": {}}
-                data = copy.deepcopy(data)  # guard: checklist-memory-equals-file
-                yield data
-                data["format"] = CHECKLIST_FORMAT
-                data["run"]["updated_at"] = iso(self.clock.time())
-                try:
-                    self._write(data)
-                except OSError as exc:
-                    raise ChecklistError(
-                        f"cannot write the checklist {self.path}: {exc.strerror}; "
-                        "the previous version is intact"
-                    ) from None
-            finally:
-                fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
+                self._cache = self._file.write(data)
+            except OSError as exc:
+                raise ChecklistError(
+                    f"cannot write the checklist {self.path}: {exc.strerror}; "
+                    "the previous version is intact"
+                ) from None
+            record_written(self.path, self.on_write)  # guard: journal-records-checklist-writes
 
     # ------------------------------------------------------------------ creating and resuming
 
     def open_for(self, book: Any, operator: str, plans: dict[str, list[str]],
-                 hosts: dict[str, str]) -> ResumeReport:
-        """Create the record for ``book`` or resume the existing one."""
+                 hosts: dict[str, str], repoint: bool = True) -> ResumeReport:
+        """Create the record for ``book`` or resume the existing one. ``repoint=False`` (a
+        command that joins a run: watch, check, approve) keeps where the run pointed its hosts."""
         report = ResumeReport()
         with self.transaction() as data:
             run = data["run"]
@@ -273,7 +252,14 @@ class Checklist:
                     started_at=iso(self.clock.time()),
                     operators=[],
                 )
-            run["hosts"] = hosts
+            if not repoint and run.get("hosts"):
+                pass  # joining: the run's own --host/--var stay the record's
+            elif book.overrides:  # where this session pointed the runbook (reopen.py reads it)
+                run["hosts"] = hosts
+                run["overrides"] = book.overrides
+            else:
+                run["hosts"] = hosts
+                run.pop("overrides", None)
             if operator not in run.setdefault("operators", []):
                 run["operators"].append(operator)
             if report.resumed and run.get("runbook_sha256") != book.sha256:
@@ -284,7 +270,7 @@ class Checklist:
                     "title": phase.title,
                     "planned": phase.duration,
                     "success_criteria": list(phase.success_criteria),
-                    "rollback": phase is book.rollback,
+                    "rollback": phase is book.rollback, **rollback_fields(phase),
                     "steps": [s.id for s in phase.steps],
                 }
                 for phase in book.all_phases
@@ -365,7 +351,8 @@ class Checklist:
                 raise ChecklistError(f"step {step_id} is being run by {record.operator or None} "
                                      f"({record.runner})")
             return record.changed(state=StepState.RUNNING, operator=operator,
-                                  runner=_runner_id(), started_at=iso(self.clock.time()),
+                                  account=unix_account(), runner=_runner_id(),
+                                  started_at=iso(self.clock.time()),
                                   finished_at=None, exit_status=None, output=None)
 
         self.update_record(step_id, take)

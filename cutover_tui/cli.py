@@ -119,6 +119,8 @@ def validate(runbook: str, hosts: tuple[str, ...], variables: tuple[str, ...]) -
               help="The run record to write or resume (default: checklists/runs/<runbook id>.toml "
                    "beside the runbook).")
 @click.option("--operator", default=None, help="Your name, recorded with every step.")
+@click.option("--group", default=None, help="Share the run's folder with this Unix group "
+              "(setgid, files 0660, never the world's): teammates run or observe it as themselves.")
 @click.option("--phase", "phases", multiple=True, help="Headless: only these phase ids.")
 @click.option("--rollback", is_flag=True, help="Headless: run the rollback procedure.")
 @click.option("--verbose", "-v", is_flag=True, help="Headless: print each step's output too.")
@@ -126,7 +128,7 @@ def validate(runbook: str, hosts: tuple[str, ...], variables: tuple[str, ...]) -
 @host_option
 @var_option
 def run(runbook: str, headless: bool, yes: bool, answers: str | None, state: str | None,
-        operator: str | None, phases: tuple[str, ...], rollback: bool, verbose: bool,
+        operator: str | None, group: str | None, phases: tuple[str, ...], rollback: bool, verbose: bool,
         skips: dict[str, str], hosts: tuple[str, ...], variables: tuple[str, ...]) -> None:
     """Run RUNBOOK (checklists/*.toml): the wizard, or --headless; the run record goes to
     checklists/runs/ (see --state)."""
@@ -135,6 +137,10 @@ def run(runbook: str, headless: bool, yes: bool, answers: str | None, state: str
         _check_skips(None, skips, [], headless=False)  # --skip is headless only
     name = operator or os.environ.get("CUTOVER_OPERATOR") or getpass.getuser()
     try:
+        if group:
+            from .cli_pair import share_run
+
+            state = share_run(runbook, overrides, state, group)
         if headless:
             import asyncio
 
@@ -165,11 +171,12 @@ async def _run_headless(runbook: str, overrides: Overrides, name: str, yes: bool
     if script is not None:
         script.check_steps([step.id for _, step in book.steps()])
     operator = HeadlessOperator(name, yes=yes, answers=script)
-    session = open_session(book, operator, state=state, emit=printer(click.echo, verbose))
-    operator.say = lambda text: click.echo(session.engine.masker(text))  # questions, diffs
+    show = printer(click.echo, verbose)  # -v: output in batches; ``show.echo`` prints after it
+    session = open_session(book, operator, state=state, emit=show)
+    operator.say = lambda text: show.echo(session.engine.masker(text))  # questions, diffs
     try:
         _print_resume(session)
-        ok = await run_steps(session, step_ids, click.echo, skips)
+        ok = await run_steps(session, step_ids, show.echo, skips)
     finally:
         await session.aclose()
     counts, _ = summary(session, step_ids)
@@ -230,8 +237,13 @@ def preflight(runbook: str, verbose: bool, hosts: tuple[str, ...],
               help="Only `cutover preflight` against a fresh rehearsal world, then exit.")
 @click.option("--runbook", "preflight_runbook", type=click.Path(dir_okay=False, exists=True),
               help="With --preflight: the runbook to preflight (default: the M11 runbook).")
+@click.option("--incident", type=click.Choice(["health", "scraper", "database", "dashboard",
+                                               "error-rate"]),
+              help="Headless: inject this red flag's incident on day 4 of the watched week; "
+                   "exit 0 only if it fires, is notified, shuts the destroy and the rollback "
+                   "brings the old production back.")
 @skip_option
-def demo(preflight_only: bool, preflight_runbook: str | None,
+def demo(preflight_only: bool, preflight_runbook: str | None, incident: str | None,
          headless: bool, keep: str | None, operator: str, verbose: bool, use_sshd: bool,
          skips: dict[str, str]) -> None:
     """Rehearse the M11 runbook against an embedded world on loopback."""
@@ -245,6 +257,16 @@ def demo(preflight_only: bool, preflight_runbook: str | None,
             sys.exit(2)
     if preflight_runbook and not preflight_only:
         raise click.UsageError("--runbook goes with --preflight")
+    if incident:
+        if not headless or preflight_only or skips:
+            raise click.UsageError("--incident goes with --headless (and no --preflight, --skip)")
+        from .sandbox.incident_demo import run_demo_incident
+
+        try:
+            sys.exit(run_demo_incident(incident, Path(keep) if keep else None, operator,
+                                       verbose, server="sshd" if use_sshd else "asyncssh"))
+        except CutoverError as exc:
+            _fail(exc)
     if preflight_only:
         from .sandbox.demo import M11, run_demo_preflight
 
@@ -273,15 +295,100 @@ def demo(preflight_only: bool, preflight_runbook: str | None,
 
 @main.command()
 @click.argument("record", metavar="RUN_RECORD", type=click.Path(dir_okay=False))
-@click.option("--markdown", is_flag=True, help="Print the timeline as Markdown.")
-def review(record: str, markdown: bool) -> None:
-    """Review a saved RUN_RECORD (checklists/runs/*.toml): its timeline, read-only."""
-    from .review import render_text
+@click.option("--reason", required=True,
+              help="The root cause and how it was fixed (recorded with the archived attempt).")
+@click.option("--operator", default=None, help="Your name, recorded with the re-attempt.")
+def reattempt(record: str, reason: str, operator: str | None) -> None:
+    """After a rollback has reached its safe state, re-attempt the cutover as attempt N+1: the
+    rollback's and the reopened phases' records (from the rollback's reattempt_from on) are
+    archived and shown by review; those steps are pending again. Then run the runbook again."""
+    from .attempts import reattempt as reattempt_cutover
+    from .checklist import Checklist
 
+    name = operator or os.environ.get("CUTOVER_OPERATOR") or getpass.getuser()
     try:
-        click.echo(render_text(record, markdown=markdown))
+        done = reattempt_cutover(Checklist(record), reason, by=name)
     except CutoverError as exc:
         _fail(exc)
+    click.echo(done.sentence())
+    click.echo(f"next: cutover run RUNBOOK --state {record} (phase {done.phases[0]} first)")
+
+
+@main.command()
+@click.argument("record", metavar="RUN_RECORD", type=click.Path(dir_okay=False))
+@click.option("--text", "as_text", is_flag=True, help="Print the timeline as text.")
+@click.option("--markdown", is_flag=True, help="Print the timeline as Markdown.")
+@click.option("--html", "html_file", metavar="FILE", type=click.Path(dir_okay=False),
+              help="Write the run as one self-contained HTML page, for the post-mortem.")
+@click.option("--verify", is_flag=True, help="Check the run's journal against the record: exit "
+                                             "0 if intact, 1 naming the first entry that is not.")
+@click.option("--journal", "show_journal", is_flag=True, help="Print the run's journal.")
+def review(record: str, as_text: bool, markdown: bool, html_file: str | None, verify: bool,
+           show_journal: bool) -> None:
+    """Review a saved RUN_RECORD (checklists/runs/*.toml): its timeline, read-only; on a
+    terminal as a screen (filters o/f), printed as text on a pipe or with --text."""
+    from .review import review_on_screen, review_output
+
+    chosen = sum((as_text, markdown, bool(html_file), verify, show_journal))
+    if chosen > 1:
+        raise click.UsageError("choose one of --text, --markdown, --html, --verify, --journal")
+    if not chosen and sys.stdout.isatty() and sys.stdin.isatty():  # a screen needs both
+        shown = review_on_screen(record)
+        if shown is not None:
+            sys.exit(shown)
+    try:
+        code, text = review_output(record, markdown=markdown, html=html_file, verify=verify,
+                                   journal=show_journal)
+    except CutoverError as exc:
+        _fail(exc)
+    click.echo(text)
+    sys.exit(code)
+
+
+@main.command()
+@click.argument("record", metavar="RUN_RECORD", type=click.Path(dir_okay=False))
+@click.argument("step_id")
+@click.option("--operator", default=None, help="Your name: not the one who runs the step.")
+@click.option("--for", "for_operator", default="", metavar="NAME",
+              help="Only NAME may run the step on this approval (default: anyone but you).")
+@click.option("--yes", is_flag=True, help="Record it without asking (it is printed still).")
+@click.option("--runbook", type=click.Path(dir_okay=False),
+              help="The runbook, when the one the record names is not there.")
+@host_option
+@var_option
+def approve(record: str, step_id: str, operator: str | None, for_operator: str, yes: bool,
+            runbook: str | None, hosts: tuple[str, ...], variables: tuple[str, ...]) -> None:
+    """Co-sign STEP_ID of RUN_RECORD (four eyes, `cosign = true`): its plan, droplet and
+    preconditions are read now and printed, and your approval of exactly that is recorded with
+    the step: void if any of it changes, a red flag fires, or after 15 minutes; never for your
+    own step. The hosts are those the run recorded (see --host)."""
+    import asyncio
+
+    from .cosign import approve_interactively
+
+    name = operator or os.environ.get("CUTOVER_OPERATOR") or getpass.getuser()
+    try:
+        approval = asyncio.run(approve_interactively(
+            record, step_id, name, for_operator=for_operator, yes=yes, runbook=runbook,
+            hosts=hosts, variables=variables, confirm=click.confirm, out=click.echo))
+    except CutoverError as exc:
+        _fail(exc)
+    if approval is None:
+        click.echo("not approved: nothing recorded")
+        sys.exit(1)
+    click.echo(f"approved {step_id} as {name} ({approval.account}) at {approval.at} for "
+               f"{approval.for_operator or 'any operator but ' + name}; hash {approval.hash[:16]}")
+
+
+def _add_monitor_commands() -> None:
+    from .cli_monitor import COMMANDS
+    from .cli_pair import COMMANDS as PAIR_COMMANDS  # observe, serve
+
+    for command in (*COMMANDS, *PAIR_COMMANDS):
+        main.add_command(command)
+
+
+_add_monitor_commands()
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import os
 import re
 import traceback
 from collections.abc import Callable
@@ -19,11 +18,13 @@ from typing import Any
 
 from .checklist import Checklist, tail
 from .clock import Clock, iso
-from .errors import ChecklistError, CutoverError, GateClosed
+from .errors import CutoverError, GateClosed
 from .events import OutputLine, PlanItem, StepEvent, StepFinished, StepStarted, Verdict
+from .journal import Journal, unix_account
 from .masking import Masker
 from .operator import Operator
-from .records import FINISHED, StepState
+from .pairing import holder_of
+from .records import FINISHED, StepRecord, StepState
 from .remote.protocols import DropletsAPI, SSHRunner, WebClient
 from .runbook import Phase, Runbook
 from .steps import kind_module, plan_step
@@ -51,7 +52,7 @@ class Engine:
                  ssh: SSHRunner, web: WebClient, clock: Clock, masker: Masker | None = None,
                  emit: Callable[[StepEvent], None] | None = None,
                  droplets: Callable[[], DropletsAPI] | None = None, workdir: Path | None = None,
-                 event_log: Path | None = None):
+                 journal: Journal | None = None):
         self.book = book
         self.checklist = checklist
         self.operator = operator
@@ -63,7 +64,7 @@ class Engine:
         self._droplets_factory = droplets
         self._droplets: DropletsAPI | None = None
         self.workdir = workdir or Path.cwd()
-        self.event_log = event_log
+        self.journal = journal  # the run's journal (``journal.py``): what happened, chained
         # The step this engine runs now, None between steps: the one owner of "running" in
         # this process (the wizard reads it and keeps no copy). The checklist's ``running``
         # state is the shared claim, which another operator's process can hold too.
@@ -72,48 +73,29 @@ class Engine:
     # ------------------------------------------------------------------ events
 
     def emit(self, event: StepEvent) -> None:
-        if self.event_log is not None:
-            self._log_event(event)
+        if self.journal is not None:
+            self._journal_event(self.journal, event)
         for listener in list(self.listeners):
             listener(event)
 
-    def _log_event(self, event: StepEvent) -> None:
+    def _journal_event(self, journal: Journal, event: StepEvent) -> None:
+        """Steps started and finished, and their output as the wizard shows it, in the run's
+        journal; masked again here (a step kind's own masking is not relied on)."""
         if isinstance(event, OutputLine):
-            text = f"{event.step_id} {event.stream} {event.host}: {event.text}"
+            prefix = f"{event.host}: " if event.host and event.stream != "info" else ""
+            journal.output(event.step_id, self.masker(f"{prefix}{event.text}"))
         elif isinstance(event, StepStarted):
-            text = f"{event.step_id} started by {event.operator}: {event.title}"
+            journal.append("started", self.masker(event.title), event.step_id)
         elif isinstance(event, StepFinished):
-            text = f"{event.step_id} {event.state}: {event.verdict.summary}"
-        else:
-            return
-        self._append_log(f"{iso(self.clock.time())} {self.masker(text)}\n")
+            summary = self.masker(event.verdict.summary)
+            if event.state == StepState.SKIPPED:  # its summary says "skipped: <reason>"
+                journal.append("skip", summary, event.step_id)
+            else:
+                journal.append("finished", f"{event.state}: {summary}", event.step_id)
 
-    def _log_crash(self, step_id: str, text: str) -> None:
-        """A step kind's bug: keep the traceback for developers in the run's log, off screen."""
-        if self.event_log is not None:
-            self._append_log(f"{iso(self.clock.time())} {step_id} internal error:\n"
-                             f"{self.masker(text)}\n")
-
-    def _append_log(self, text: str) -> None:
-        """Append to the run's log, which only its owner may read (0600, like the checklist;
-        a log an older version left readable is made private too). A log that cannot be
-        written ends the run with a sentence (``ChecklistError``), never a traceback."""
-        if self.event_log is None:
-            return
-        try:
-            fd = os.open(self.event_log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-            with os.fdopen(fd, "a") as handle:
-                os.fchmod(fd, 0o600)  # guard: log-file-mode
-                handle.write(text)
-        except OSError as exc:
-            raise ChecklistError(  # guard: log-write-sentence
-                f"cannot write the run's log {self.event_log}: {exc.strerror or exc}; the run "
-                "stops here (the checklist keeps every step recorded so far)") from None
-
-    def check_log(self) -> None:
-        """Before anything runs: the run's log can be written (it is created if need be)."""
-        if self.event_log is not None:
-            self._append_log("")  # guard: log-checked-before-run
+    def _journal(self, kind: str, text: str, step_id: str = "") -> None:
+        if self.journal is not None:
+            self.journal.append(kind, self.masker(text), step_id)
 
     def droplets(self) -> DropletsAPI:
         if self._droplets is None:
@@ -223,7 +205,8 @@ class Engine:
             self._record(step_id, verdict)
             raise
         except Exception as exc:  # a bug in a step kind must not take the run down with it
-            self._log_crash(step_id, traceback.format_exc())
+            # A step kind's bug: the traceback for developers in the journal, off screen.
+            self._journal("internal_error", traceback.format_exc(), step_id)
             verdict = Verdict(False, f"internal error in the {step.kind} step "
                                      f"({type(exc).__name__}: {exc}); the run record is intact")
         # Callers (the headless runner, the wizard) only ever see the masked verdict.
@@ -250,9 +233,16 @@ class Engine:
     def skip(self, step_id: str, reason: str) -> None:
         if not reason.strip():
             raise GateClosed("skipping a step needs a reason")
-        self.checklist.update_step(step_id, state=StepState.SKIPPED, operator=self.operator.name,
-                                   finished_at=iso(self.clock.time()),
-                                   summary=f"skipped: {self.masker(reason)}")
+
+        def skipped(record: StepRecord) -> StepRecord:
+            holder = holder_of(step_id, record, self.running)  # read under the record's lock
+            if holder is not None:  # guard: skip-held-step
+                raise GateClosed(f"{holder.sentence()}: it cannot be skipped while it runs")
+            return record.changed(state=StepState.SKIPPED, operator=self.operator.name,
+                                  account=unix_account(), finished_at=iso(self.clock.time()),
+                                  summary=f"skipped: {self.masker(reason)}")
+
+        self.checklist.update_record(step_id, skipped)
         self.checklist.add_note(step_id, self.operator.name, f"skipped: {self.masker(reason)}")
         self.emit(StepFinished(step_id, StepState.SKIPPED,
                                Verdict(True, f"skipped: {self.masker(reason)}",
@@ -264,19 +254,24 @@ class Engine:
         self.checklist.update_phase(phase_id, override_reason=self.masker(reason),
                                     override_by=self.operator.name,
                                     override_at=iso(self.clock.time()))
+        self._journal("override", f"phase {phase_id} went on without passing: {reason}")
 
     def add_note(self, step_id: str, text: str) -> None:
         self.checklist.add_note(step_id, self.operator.name, self.masker(text))
+        self._journal("note", text, step_id)
 
     def raise_red_flag(self, text: str) -> None:
         with self.checklist.transaction() as data:
             data["run"].setdefault("red_flags", []).append(
                 f"{iso(self.clock.time())} {self.operator.name}: {self.masker(text)}")
+        self._journal("red_flag", text)
 
     async def aclose(self) -> None:
         released = self.checklist.release_running(f"{self.operator.name} quit while it ran")
         for step_id in released:
             self.emit(StepFinished(step_id, StepState.INTERRUPTED,
                                    Verdict(False, "quit while running", state=StepState.INTERRUPTED)))
+        if self.journal is not None:
+            self.journal.close()
         await self.ssh.close()
         await self.web.close()

@@ -64,7 +64,12 @@ class HostKeyError(SSHError):
 
 
 class HTTPError(TransportError):
-    pass
+    """No HTTP answer. ``connected``: the server took the connection and then said nothing in
+    time (a hung handler), as opposed to refused, unreachable or timed out connecting."""
+
+    def __init__(self, message: str, connected: bool = False) -> None:
+        super().__init__(message)
+        self.connected = connected
 
 
 class DropletAPIError(TransportError):

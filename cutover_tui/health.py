@@ -14,12 +14,16 @@ A sample's verdict:
 
 Every request has its own deadline and all of a round's requests run at once, so a hung
 endpoint delays nothing but its own sample: ``samples()`` yields each as soon as it is judged.
+``poll(interval)`` keeps polling that way, each endpoint (and each host's services) on a
+schedule of its own, spread over the interval: a hung one is asked again only once its own
+request has timed out, while every other is sampled at the interval.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Iterable
+import functools
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -183,18 +187,58 @@ class HealthProbe:
         states, verdict, reason = judge_states(units, result.output)
         return ServiceSample(host, states, verdict, reason, self.clock.time())
 
+    def _jobs(self, hosts: Iterable[str] | None) -> list[Callable[[], Awaitable[Sample]]]:
+        """One request each: every endpoint on every host, then each host's services."""
+        names = list(self.book.hosts) if hosts is None else list(hosts)
+        jobs: list[Callable[[], Awaitable[Sample]]] = [
+            functools.partial(self.endpoint, h, e) for h in names for e in self.book.health]
+        if self.ssh is not None and self.book.services:
+            jobs += [functools.partial(self.services, h) for h in names]
+        return jobs
+
     async def samples(self, hosts: Iterable[str] | None = None) -> AsyncIterator[Sample]:
         """One round: every endpoint on every host and each host's services, all at once,
         yielded as each is judged (a hung endpoint holds back only its own sample)."""
-        names = list(self.book.hosts) if hosts is None else list(hosts)
-        jobs: list[Awaitable[Sample]] = [self.endpoint(h, e) for h in names
-                                         for e in self.book.health]
-        if self.ssh is not None and self.book.services:
-            jobs += [self.services(h) for h in names]
-        tasks = [asyncio.ensure_future(job) for job in jobs]
+        tasks = [asyncio.ensure_future(job()) for job in self._jobs(hosts)]
         try:
             for next_done in asyncio.as_completed(tasks):
                 yield await next_done
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def poll(self, interval: float,
+                   hosts: Iterable[str] | None = None) -> AsyncIterator[Sample]:
+        """Samples without end, as each is judged: every endpoint and each host's services
+        asked once per ``interval`` seconds on a schedule of its own, the first requests spread
+        over the first interval (not all at the same instant). One still unanswered is asked
+        again when its request ends (at its timeout): it delays nothing but its own samples."""
+        queue: asyncio.Queue[Sample | Exception] = asyncio.Queue()
+        jobs = self._jobs(hosts)
+
+        async def every(job: Callable[[], Awaitable[Sample]], offset: float) -> None:
+            loop = asyncio.get_running_loop()
+            due = loop.time() + offset
+            while True:
+                await asyncio.sleep(max(0.0, due - loop.time()))
+                try:
+                    queue.put_nowait(await job())
+                except Exception as exc:  # a bug, not an answer: the caller's, not lost here
+                    queue.put_nowait(exc)
+                    return
+                # The next request one interval after this one was due; after a request that
+                # took longer than the interval, at once (never a burst to catch up).
+                due = max(due + interval, loop.time())
+
+        tasks = [asyncio.ensure_future(every(job, interval * n / len(jobs)))
+                 for n, job in enumerate(jobs)]
+        try:
+            while True:
+                sample = await queue.get()
+                if isinstance(sample, Exception):
+                    raise sample
+                yield sample
         finally:
             for task in tasks:
                 task.cancel()

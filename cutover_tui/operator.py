@@ -130,6 +130,12 @@ class Answers:
 ANSWER_TABLES = ("confirm", "typed", "text", "host_keys")
 
 
+def note_entry(step_id: str, answers_path: str = "") -> str:
+    """Where a headless run finds the note a person writes for ``step_id``."""
+    where = f"the answers file {answers_path}" if answers_path else "an answers file (--answers)"
+    return f'a person writes it (--yes never does): give it in {where} as [text] "{step_id}" = "..."'
+
+
 def _dotted(loc: tuple[str, ...]) -> str:
     return ".".join(f'"{part}"' if "." in part or " " in part else part for part in loc)
 
@@ -188,7 +194,12 @@ class HeadlessOperator:
         return typed == expected
 
     async def ask_text(self, step_id: str, prompt: str, required: bool = False) -> str | None:
+        """The answers file's text for the step. A required note (a root cause, an
+        announcement) is a person's words: ``--yes`` never writes one."""
         text = self.answers.text.get(step_id)
+        if text is None and required:  # guard: note-needs-a-person
+            self.say(f"    ? {prompt} -> no note: {note_entry(step_id, self.answers.path)}")
+            return None
         if text is None and self._confirmed(step_id):
             text = f"confirmed headless by {self.name}"
         self.say(f"    ? {prompt} -> {text!r}")

@@ -172,8 +172,9 @@ def _tail(text: str, lines: int = OUTPUT_LINES) -> str:
 # ---------------------------------------------------------------------------- running
 
 
-class _NoChecklist:
-    """The preflight keeps no run record; a step kind that reads one gets nothing."""
+class NoChecklist:
+    """No run record (the preflight's, a red-flag probe's): a step kind that reads one gets
+    nothing."""
 
     data: dict[str, Any] = {}
 
@@ -184,8 +185,8 @@ class _NoChecklist:
         return {}
 
 
-def _no_droplets() -> NoReturn:
-    raise CutoverError("the preflight does not use the DigitalOcean API")
+def no_droplets() -> NoReturn:
+    raise CutoverError("the preflight and the red-flag probes do not use the DigitalOcean API")
 
 
 async def run_preflight(book: Runbook, ssh: SSHRunner, web: WebClient, *, operator: Any = None,
@@ -236,8 +237,8 @@ async def run_preflight(book: Runbook, ssh: SSHRunner, web: WebClient, *, operat
                 _guard_local(book, step)
             except CutoverError as exc:
                 return _row(candidate, where, CANNOT_CHECK, str(exc), step.command)
-        ctx = StepContext(book, _NoChecklist(), operator, ssh, web,  # type: ignore[arg-type]
-                          clock, masker, emit or (lambda _event: None), _no_droplets,
+        ctx = StepContext(book, NoChecklist(), operator, ssh, web,  # type: ignore[arg-type]
+                          clock, masker, emit or (lambda _event: None), no_droplets,
                           workdir or Path.cwd(), step.id)
         try:
             verdict = await kind_module(step.kind).run(ctx, step)

@@ -79,7 +79,7 @@ TEXT, NUMBER, FLAG, TABLE, TEXTS = ("a string", "a whole number", "true or false
                                     "an array of strings")
 STEP_FIELDS: dict[str, str] = {
     "state": TEXT, "phase": TEXT, "title": TEXT, "kind": TEXT, "operator": TEXT,
-    "runner": TEXT, "started_at": TEXT, "finished_at": TEXT, "summary": TEXT,
+    "account": TEXT, "runner": TEXT, "started_at": TEXT, "finished_at": TEXT, "summary": TEXT,
     "command": TEXT, "output": TEXT, "exit_status": NUMBER, "notes": TEXTS, "plan": TEXTS,
     "evidence": TABLE, "removed_from_runbook": FLAG,
 }
@@ -146,6 +146,7 @@ class StepRecord:
     title: str = ""
     kind: str = ""
     operator: str = ""  # who ran, skipped or last claimed it
+    account: str = ""  # the Unix account of that operator's process (a shared run: ``--group``)
     runner: str = ""  # host:pid of the process running it, while it runs
     started_at: str = ""  # ISO 8601 UTC, from the injected clock
     finished_at: str = ""

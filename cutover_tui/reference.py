@@ -17,7 +17,13 @@ SECTIONS: list[tuple[str, type[BaseModel], str]] = [
     ("[hosts.NAME]", rb.Host, "Machines reached over SSH; `droplet` names it for the API."),
     ("[[health]]", rb.HealthEndpoint, "Endpoints the live health panel polls on every host."),
     ("[[red_flags]]", rb.RedFlag, "Conditions that trigger the rollback."),
-    ("[[phases]] and [rollback]", rb.Phase, "A phase of the runbook; `[rollback]` is one too."),
+    ("[[phases]] and [rollback]", rb.Phase, "A phase of the runbook; `[rollback]` is one too. "
+     "The rollback ends in a safe state; re-attempting the cutover is its own act "
+     "(`cutover reattempt RUN_RECORD --reason TEXT`, `a` on the wizard's rollback screen), "
+     "allowed once every rollback step is done or skipped and each `require_note` step has "
+     "its note. It archives the attempt's records and opens `reattempt_from` and every "
+     "phase after it again (with the rollback); a runbook whose `[rollback]` has no "
+     "`reattempt_from` cannot be re-attempted."),
     ("number = {...}", rb.NumberCheck, "A number captured from output and checked."),
     ("threshold = {...}", rb.PassThreshold, "A test-suite pass threshold."),
 ]

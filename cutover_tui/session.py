@@ -14,8 +14,10 @@ from .clock import Clock
 from .engine import Engine
 from .errors import ChecklistError
 from .events import StepEvent
+from .journal import Journal, journal_path
 from .masking import Masker, new_salt, use_salt
 from .operator import Operator
+from .remote.deferred import DeferredSSH, DeferredWeb
 from .remote.protocols import DropletsAPI, SSHRunner, WebClient
 from .runbook import Overrides, Runbook, load_runbook
 
@@ -29,6 +31,14 @@ class Session:
 
     async def aclose(self) -> None:
         await self.engine.aclose()
+
+    async def warm(self) -> None:
+        """Build the run's transports now, importing asyncssh and httpx in a worker thread (the
+        wizard, after its first frame): the first step then starts without that wait. Injected
+        transports are already built."""
+        for transport in (self.engine.ssh, self.engine.web):
+            if isinstance(transport, DeferredSSH | DeferredWeb):
+                await transport.ready()
 
 
 def default_state_path(book: Runbook) -> Path:
@@ -48,22 +58,31 @@ class Transports:
         await self.web.close()
 
 
+def _ssh_pool(book: Runbook, operator: Operator) -> SSHRunner:
+    from .remote.ssh import SSHPool, SSHTarget
+
+    targets = {
+        name: SSHTarget(name, h.address, h.port, h.user, h.ssh_key, h.known_hosts)
+        for name, h in book.hosts.items()
+    }
+    return SSHPool(targets, trust_host_key=operator.trust_host_key)
+
+
+def _web() -> WebClient:
+    from .remote.web import Web
+
+    return Web()
+
+
 def open_transports(book: Runbook, operator: Operator, *, ssh: SSHRunner | None = None,
                     web: WebClient | None = None) -> Transports:
     """The transports for ``book``'s hosts: ``ssh`` and ``web`` as given, else an ``SSHPool``
-    (unknown host keys put to ``operator``) and a ``Web`` on the network."""
+    (unknown host keys put to ``operator``) and a ``Web`` on the network, each built when first
+    used (``remote/deferred.py``: opening a session imports neither asyncssh nor httpx)."""
     if ssh is None:
-        from .remote.ssh import SSHPool, SSHTarget
-
-        targets = {
-            name: SSHTarget(name, h.address, h.port, h.user, h.ssh_key, h.known_hosts)
-            for name, h in book.hosts.items()
-        }
-        ssh = SSHPool(targets, trust_host_key=operator.trust_host_key)
+        ssh = DeferredSSH(lambda: _ssh_pool(book, operator))
     if web is None:
-        from .remote.web import Web
-
-        web = Web()
+        web = DeferredWeb(_web)
     masker = Masker()
     for value in credentials.held().values():  # the tool's own credentials are secrets too
         masker.learn(value, remember=False)
@@ -114,7 +133,7 @@ def open_session(runbook: str | Path | Runbook, operator: Operator, *,
                  clock: Clock | None = None, emit: Callable[[StepEvent], None] | None = None,
                  droplets: Callable[[], DropletsAPI] | None = None,
                  ssh: SSHRunner | None = None, web: WebClient | None = None,
-                 workdir: Path | None = None) -> Session:
+                 workdir: Path | None = None, repoint: bool = True) -> Session:
     """A run of ``runbook``: its checklist opened (or resumed) for ``operator``, and an engine
     that talks through ``ssh``, ``web`` and ``droplets()`` — injected (fakes, a rehearsal,
     ``Web(transport=httpx.MockTransport(...))``), else the real ones (``open_transports``;
@@ -122,7 +141,10 @@ def open_session(runbook: str | Path | Runbook, operator: Operator, *,
     book = runbook if isinstance(runbook, Runbook) else load_runbook(runbook, overrides)
     clock = clock or Clock()
     state_path = Path(state) if state else default_state_path(book)
-    checklist = Checklist(state_path, clock)
+    # The run's journal: every checklist write's hash, and what the engine does, chained.
+    journal = Journal(journal_path(state_path), operator=operator.name, clock=clock,
+                      record=state_path)
+    checklist = Checklist(state_path, clock, on_write=journal.checklist_written)
     transports = open_transports(book, operator, ssh=ssh, web=web)
     # One salt per run, kept in its checklist: masked fingerprints (in plans too) stay the same
     # across a resume; values learnt before it are recognised by their salted fingerprints.
@@ -132,11 +154,10 @@ def open_session(runbook: str | Path | Runbook, operator: Operator, *,
     use_salt(transports.masker.salt)
     engine = Engine(book, checklist, operator, ssh=transports.ssh, web=transports.web,
                     clock=clock, masker=transports.masker,
-                    emit=emit, droplets=droplets, workdir=workdir,
-                    event_log=state_path.with_suffix(".log"))
+                    emit=emit, droplets=droplets, workdir=workdir, journal=journal)
     hosts = {name: f"{h.user}@{h.address}:{h.port}" for name, h in book.hosts.items()}
-    report = checklist.open_for(book, operator.name, engine.plans(), hosts)
-    engine.check_log()
+    # journals it too
+    report = checklist.open_for(book, operator.name, engine.plans(), hosts, repoint=repoint)
     masker = transports.masker
     _record_masking(checklist, masker, [])
     masker.on_learn = lambda entries: _record_masking(checklist, masker, entries)

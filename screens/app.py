@@ -7,7 +7,6 @@ the command palette live in modules of their own; the entry points the CLI finds
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -24,24 +23,29 @@ from cutover_tui.masking import Masker
 from cutover_tui.runbook import Runbook
 from cutover_tui.session import Session
 
+from .background import Background
 from .commands import JumpProvider
 from .dialogs import ConfirmDialog
 from .help import HelpScreen
 from .loading import LoadingScreen
 from .messages import EngineEvent, HealthUpdate
+from .outputfeed import OutputFeed
+from .pairing import Pairing, held_sentence
 from .phase import PhaseScreen
 from .preflight import PreflightState
-from .review import ReviewScreen
+from .rollback import screen_for_phase
 from .widgets.health import HealthBoard, HealthPanel
 
 Starter = Callable[["CutoverApp"], Awaitable[Session]]
 
 
-class CutoverApp(App):
+class CutoverApp(App, Background):
     CSS_PATH = "app.tcss"
     COMMANDS = App.COMMANDS | {JumpProvider}
-    BINDINGS = [Binding("ctrl+c", "quit", "Quit", show=False)]
+    BINDINGS = [Binding("ctrl+c", "quit", "Quit", show=False),
+                Binding("w", "monitoring", "Week", show=False)]
     ENABLE_COMMAND_PALETTE = True
+    observing = False  # read-only: ``ObserverApp`` (observe.py), ``cutover observe``
 
     def __init__(self, starter: Starter, operator_name: str, title: str = "cutover",
                  health_interval: float | None = 5.0,
@@ -64,6 +68,9 @@ class CutoverApp(App):
         self.checklist_stamp = 0
         self.closing = False
         self._health_probe: HealthProbe | None = None
+        self.output_feed = OutputFeed(self.post_message)  # output lines, in batches
+        self.first_frame_shown = False
+        self.pairing: Pairing | None = None  # presence, and the others' steps (pairing.py)
         # The preflight (cutover_tui/preflight.py), offered as the first row of phase 1.
         self.preflight = PreflightState()
 
@@ -84,6 +91,11 @@ class CutoverApp(App):
         """The step running now, as the engine says (it owns that; the app keeps no copy)."""
         return self.session.engine.running if self.session is not None else None
 
+    @property
+    def others_present(self) -> list[Any]:
+        """The other sessions on this run (``presence.Presence``), as last read."""
+        return self.pairing.others if self.pairing is not None else []
+
     def on_mount(self) -> None:
         self.push_screen(LoadingScreen())
         self.start_session()
@@ -99,16 +111,21 @@ class CutoverApp(App):
         self.health = HealthBoard(list(session.book.hosts), [e.name for e in session.book.health])
 
         def forward(event: StepEvent) -> None:
-            self.post_message(EngineEvent(event))
+            if isinstance(event, OutputLine):
+                self.output_feed.add(event)  # one message per batch of lines, not per line
+            else:
+                self.post_message(EngineEvent(event))
 
         session.engine.listeners.append(forward)
         step = session.engine.next_step() or session.engine.next_step(include_rollback=True)
         phase_id = session.book.phase_of(step.id).id if step else session.book.phases[0].id
         self.focus_step = step.id if step else None
-        self.switch_screen(PhaseScreen(phase_id))
+        first = screen_for_phase(session.book, phase_id)
+        self.switch_screen(first)
+        first.call_after_refresh(self.after_first_frame)  # (else the next tick)
+        self.pairing = Pairing(self, session, "observer" if self.observing else "operator")
+        self.pairing.start()
         self.report_resume(session, step)
-        if self.health_interval:
-            self.poll_health()  # live from the first paint; red until the world answers
         if self.warmup is not None:
             self.notify("Starting the rehearsal world …", timeout=3)
             await self.warmup()
@@ -144,12 +161,6 @@ class CutoverApp(App):
             if screen:
                 screen.refresh_state()
                 screen.show_step(screen.selected_step_id())
-        elif isinstance(event, OutputLine):
-            prefix = f"{event.host}: " if event.host and event.stream != "info" else ""
-            line = f"{prefix}{event.text}"
-            self.outputs.setdefault(event.step_id, []).append(line)
-            if screen:
-                screen.append_output(event.step_id, line)
         elif isinstance(event, Progress):
             self.progress_label = event.label  # shown in the top bar by the next tick
         elif isinstance(event, StepFinished):
@@ -173,6 +184,7 @@ class CutoverApp(App):
     def tick(self) -> None:
         screen = self.phase_screen()
         if screen is not None and self.session is not None:
+            self.after_first_frame()  # should its first refresh have been missed
             screen.update_topbar()
             # A second operator writing the same checklist: show their changes too.
             try:
@@ -182,25 +194,13 @@ class CutoverApp(App):
             if stamp != self.checklist_stamp:
                 self.checklist_stamp = stamp
                 self.session.checklist.read()
-                screen.refresh_state()
+                screen.refresh_all()  # their verdict too, not only the glyphs
             if self.health.dirty:
                 self.health.dirty = False
                 screen.query_one(HealthPanel).refresh_view()
 
-    # ------------------------------------------------------------------ health polling
-
-    @work(exclusive=True, group="health", exit_on_error=False)
-    async def poll_health(self) -> None:
-        """Post the core's health samples as they come (cutover_tui.health judges them; its
-        requests run at once, each with its own timeout, so a hung endpoint delays nothing
-        else)."""
-        if self._health_probe is None:
-            self._health_probe = HealthProbe.with_own_transports(self.book,
-                                                                 clock=self.engine.clock)
-        while True:
-            async for sample in self._health_probe.samples():
-                self.post_message(HealthUpdate(sample))
-            await asyncio.sleep(self.health_interval or 5.0)
+    # ------------------------------------------------------------------ health samples
+    # (the poll, the transports' warm-up and the output batches: background.py)
 
     @on(HealthUpdate)
     def health_sample(self, message: HealthUpdate) -> None:
@@ -223,6 +223,9 @@ class CutoverApp(App):
             return
         if self.engine.state(step_id) == "done":
             self.notify(f"Step {step_id} is already done.", severity="information")
+            return
+        if held := held_sentence(self.session, step_id, self.running_step):  # guard: held-step-says-who
+            self.notify(held, severity="warning")  # another session runs it: say who
             return
         self.run_step_worker(step_id)
 
@@ -279,7 +282,7 @@ class CutoverApp(App):
 
     def open_phase(self, phase_id: str, step_id: str | None = None) -> None:
         self.focus_step = step_id
-        self.switch_screen(PhaseScreen(phase_id))
+        self.switch_screen(screen_for_phase(self.book, phase_id))
 
     def _refresh(self) -> None:
         screen = self.phase_screen()
@@ -291,10 +294,19 @@ class CutoverApp(App):
 
     def action_review(self) -> None:
         if self.session is not None:
+            from .review import ReviewScreen  # here: not on the way to the first frame
+
             self.push_screen(ReviewScreen(self.session.checklist.path))
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
+
+    def action_monitoring(self) -> None:
+        """The monitoring week (``w``), over the phase screen it was opened from."""
+        if self.session is not None and isinstance(self.screen, PhaseScreen):
+            from .monitoring import MonitoringScreen  # here: not on the way to the first frame
+
+            self.push_screen(MonitoringScreen())
 
     async def action_quit(self) -> None:
         if self.running_step:
@@ -314,6 +326,8 @@ class CutoverApp(App):
         if self.closing:
             return
         self.closing = True
+        if self.pairing is not None:
+            self.pairing.leave()
         for worker in list(self.workers):
             if worker.group in ("step", "health", "preflight") and worker.is_running:
                 worker.cancel()

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from rich.text import Text
 
 from cutover_tui.records import STATE_LOOK, StepRecord, StepState
+from cutover_tui.steps.manual import recorded_lines
 
 if TYPE_CHECKING:
     from cutover_tui.runbook import Runbook
@@ -45,6 +46,12 @@ def step_text(session: Session, step_id: str, record: StepRecord) -> Text:
             text.append("\nEvidence:\n", style="underline")
             for key, value in evidence.items():
                 text.append(f"  {key}: {value}\n")
+
+    source = getattr(step, "show_evidence_of", None)  # a manual step shows another's record
+    if source and "shown_evidence_of" not in record.evidence:  # else its evidence has the copy
+        text.append(f"\nRecorded by step {source}:\n", style="underline")
+        for line in recorded_lines(session.checklist.records, source):
+            text.append(f"  {line}\n")
 
     text.append("\nPlan:\n", style="underline")
     for item in session.engine.plan(step):

@@ -30,6 +30,9 @@ DIALOG_CSS = """
     padding: 1 2;
 }}
 {name} .title {{
+    /* The dialog's width, not the text's: a long question (a droplet described in full)
+       wraps instead of running past the border. */
+    width: 100%;
     text-style: bold;
     margin-bottom: 1;
 }}

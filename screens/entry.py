@@ -1,12 +1,14 @@
 """The wizard's entry points: what the core finds through the ``cutover.ui`` entry point
 (``pyproject.toml``; ``cutover_tui/ui.py`` says what it must offer) and calls for ``cutover run``
-and ``cutover demo``. ``make_wizard`` builds the App for both and for the Pilot tests, as
+and ``cutover demo``, and the review screen for ``cutover review`` on a terminal.
+``make_wizard`` builds the wizard's App for the first two and for the Pilot tests, as
 posting's ``make_posting`` does for its CLI and tests."""
 
 from __future__ import annotations
 
 import asyncio
 import inspect
+import sys
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -16,9 +18,11 @@ from .app import CutoverApp
 from .operator_ui import UIOperator
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from cutover_tui.runbook import Runbook
     from cutover_tui.sandbox.demo import Rehearsal
-    from cutover_tui.ui import RehearsalOpener
+    from cutover_tui.ui import ObservationOpener, RehearsalOpener
 
 # Opens the session with the wizard's Operator (dialogs on the App), at once or awaited.
 SessionOpener = Callable[[UIOperator], Session | Awaitable[Session]]
@@ -67,4 +71,23 @@ class Wizard:
         finally:
             if opened and opened[-1].started:
                 asyncio.run(opened[-1].stop())
+        return app.return_code or 0
+
+    def observe(self, open_observation: ObservationOpener, operator: str, title: str) -> int:
+        """``cutover observe`` (each browser of ``cutover serve`` too): read-only, live."""
+        from .observe import make_observer
+
+        app = make_observer(open_observation, operator, title=title)
+        app.run()
+        return app.return_code or 0
+
+    def review(self, record_path: Path) -> int:
+        """The record on the read-only review screen; a record that cannot be read is said
+        on it, and again on stderr once the screen is gone."""
+        from .reviewapp import ReviewApp  # here: the wizard's first frame needs none of it
+
+        app = ReviewApp(record_path)
+        app.run()
+        if app.problem:
+            print(f"error: {app.problem}", file=sys.stderr)
         return app.return_code or 0

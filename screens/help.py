@@ -26,8 +26,14 @@ s           skip the selected step (a reason is required and recorded)
 n           add a note to the selected step
 ] / [       next / previous phase (going on past an unpassed phase needs a reason)
 b           open the rollback procedure
+a           on a co-signed step (5.2, 8.3) someone else runs: approve it (four eyes; shows
+            what it approves); on the rollback's screen, once it reached its safe state:
+            re-attempt the cutover (asks the reason; its phases open again as the next attempt)
 f           raise a red flag (blocks the destroy until cleared by rollback or review)
 c           review the checklist (read-only timeline)
+w           the monitoring week: days x daily checks, each red flag's state
+            and last values, the time left, the watcher; b there opens the
+            rollback when a flag fires (nothing runs by itself)
 p           preflight: every check that changes nothing, against the hosts as they are now
             (phase 1's first row; shows the table of ok / differs now / cannot pass)
 ctrl+p      command palette: jump to any phase or step

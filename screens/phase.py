@@ -15,12 +15,16 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, RichLog, Static
 
-from cutover_tui.records import FINISHED, STATE_LOOK, StepState
+from cutover_tui.records import FINISHED, StepState
 
+from .approve import approve_selected
 from .detail import preflight_text, step_text
 from .dialogs import ReasonDialog
+from .pairing import refuse_held
 from .preflight import PreflightState
+from .widgets.header import TopBar
 from .widgets.health import HealthBoard, HealthPanel
+from .widgets.outputlog import OutputLog
 from .widgets.phases import PhaseList, glyph, phase_rows
 
 if TYPE_CHECKING:
@@ -57,12 +61,6 @@ class PhaseHost(Protocol):
     def open_phase(self, phase_id: str, step_id: str | None = None) -> None: ...
 
 
-class TopBar(Static):
-    DEFAULT_CSS = """
-    TopBar { height: 1; background: $primary-background; color: $text; padding: 0 1; }
-    """
-
-
 class PhaseScreen(Screen):
     BINDINGS = [
         Binding("r", "run", "Run"),
@@ -74,6 +72,7 @@ class PhaseScreen(Screen):
         Binding("left_square_bracket", "previous_phase", "Prev"),
         Binding("b", "rollback", "Rollback"),
         Binding("f", "red_flag", "Red flag", show=False),
+        Binding("a", "approve", "Approve", show=False),
         Binding("c", "app.review", "Checklist"),
         Binding("p", "preflight", "Preflight", show=False),
         Binding("question_mark", "app.help", "Help"),
@@ -111,7 +110,7 @@ class PhaseScreen(Screen):
                 yield DataTable(id="steps", cursor_type="row", zebra_stripes=True)
                 with Horizontal(id="lower"):
                     yield Static(id="detail")
-                    yield RichLog(id="output", wrap=True, markup=False, max_lines=2000)
+                    yield OutputLog(id="output", wrap=True, markup=False)
         hosts = {name: f"{name}  {h.user}@{h.address}:{h.port}" for name, h in
                  book.hosts.items()}
         yield HealthPanel(hosts, [e.name for e in book.health], list(book.services),
@@ -199,15 +198,8 @@ class PhaseScreen(Screen):
         self.update_topbar()
 
     def update_topbar(self) -> None:
-        app = self.cutover
-        clock = self.session.engine.clock.now().strftime("%Y-%m-%d %H:%M:%S UTC")
-        mark = STATE_LOOK[StepState.RUNNING].glyph
-        running = f"   {mark} running {app.running_step}" if app.running_step else ""
-        if running and app.progress_label:
-            running += f" — {app.progress_label}"
-        self.query_one("#topbar", TopBar).update(Text.assemble(
-            (self.session.book.runbook.title, "bold"), f"   operator {app.operator_name}   {clock}",
-            (running, "yellow")))
+        # Who this is, the clock, the steps running here and elsewhere, who else is here.
+        self.query_one("#topbar", TopBar).show(self.session)
 
     def show_step(self, step_id: str | None) -> None:
         if step_id is None:
@@ -247,8 +239,12 @@ class PhaseScreen(Screen):
                 return
 
     def append_output(self, step_id: str, line: str) -> None:
+        self.append_lines(step_id, [line])
+
+    def append_lines(self, step_id: str, lines: list[str]) -> None:
+        """A batch of the step's output (only the lines the bounded view keeps are drawn)."""
         if step_id == self.selected_step_id():
-            self.query_one("#output", RichLog).write(line)
+            self.query_one("#output", OutputLog).add_lines(lines)
 
     def on_resize(self) -> None:
         # Below 100 columns the side panels give way to the steps (still usable at 80x24).
@@ -283,6 +279,8 @@ class PhaseScreen(Screen):
 
     def action_retry(self) -> None:
         step_id = self.selected_step_id()
+        if refuse_held(self, step_id):  # another operator runs it: say who
+            return
         if step_id and self.session.engine.state(step_id) not in ("failed", "interrupted"):
             self.notify(f"Step {step_id} has not failed; r runs it.", severity="information")
             return
@@ -290,6 +288,8 @@ class PhaseScreen(Screen):
 
     def action_manual_done(self) -> None:
         step_id = self.selected_step_id()
+        if refuse_held(self, step_id):
+            return
         if step_id and self.session.book.step(step_id).kind != "manual":
             self.notify(f"Step {step_id} is not a manual step; r runs it.",
                         severity="information")
@@ -320,6 +320,8 @@ class PhaseScreen(Screen):
         if not step_id:
             return
         engine = self.session.engine
+        if refuse_held(self, step_id):
+            return
         if engine.state(step_id) in FINISHED or step_id == self.cutover.running_step:
             self.notify(f"Step {step_id} is {engine.state(step_id)}; nothing to skip.")
             return
@@ -346,6 +348,9 @@ class PhaseScreen(Screen):
 
         self.app.push_screen(ReasonDialog(f"Note for step {step_id}", placeholder="note"),
                              record_note)
+
+    def action_approve(self) -> None:
+        approve_selected(self)  # four eyes: another operator's step, co-signed (approve.py)
 
     def action_red_flag(self) -> None:
         engine = self.session.engine

@@ -25,6 +25,7 @@ INTEGRATION_FILES = {
     "test_item15_bounded_waits.py", "test_checklist_crash.py", "test_item8_regex.py",
     "test_headless_skip.py", "test_cli_run_review.py", "test_cli_paths.py", "test_wheel.py",
     "test_do_spec_copy.py", "test_item7_quoting.py", "test_health.py", "test_checklist.py",
+    "test_monitor_notify.py", "test_demo_incident.py", "test_monitor_probes.py",
 }
 
 

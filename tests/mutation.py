@@ -43,6 +43,9 @@ DROPLETS = "tests/test_droplets.py"
 I5, I6, I7, I8, I9 = (f"tests/test_item{n}_{name}.py" for n, name in (
     (5, "answers"), (6, "validate"), (7, "quoting"), (8, "regex"), (9, "checklist")))
 GATES = "tests/test_gates_and_paths.py"
+COSIGN = "tests/test_cosign.py"
+JOURNAL = "tests/test_journal.py"
+PAIR, PAIR_CORE = "tests/test_pair_mode.py", "tests/test_pair_core.py"
 GUARD_TESTS: dict[str, list[str]] = {
     "loopback-guard": [
         f"{NETGUARD}::test_ensure_allowed_refuses_an_outside_address_without_a_network_call"],
@@ -81,10 +84,45 @@ GUARD_TESTS: dict[str, list[str]] = {
     "checklist-format-version": [f"{I9}::test_item9_newer_format_is_refused_with_a_sentence"],
     "checklist-shape": [f"{I9}::test_item9_hand_damaged_checklist_review_is_a_sentence"],
     "checklist-memory-equals-file": [
+        "tests/test_checklist_writes.py::test_item9_failed_write_is_not_kept_by_the_next_read_"
+        "or_write",
         f"{I9}::test_item9_failed_write_leaves_memory_equal_to_the_file"],
-    "log-write-sentence": [f"{I9}::test_item9_unwritable_log_ends_the_run_with_a_sentence"],
-    "log-checked-before-run": [
-        f"{I9}::test_item9_unwritable_log_ends_the_run_with_a_sentence"],
+    # Issue 14, item 3: a checklist transaction skips the parse only for its own last version.
+    "checklist-reparse-when-changed": [
+        "tests/test_checklist.py::test_a_write_by_another_process_between_ours_is_kept_by_our_"
+        "next_write",
+        "tests/test_checklist_writes.py::test_a_change_by_another_checklist_is_seen_by_our_next_"
+        "transaction"],
+    # Issue 15, item 7: the run's journal, hash-chained, and `cutover review --verify`.
+    "journal-write-sentence": [
+        f"{I9}::test_item9_unwritable_journal_ends_the_run_with_a_sentence"],
+    "journal-file-mode": [
+        f"{JOURNAL}::test_the_journal_has_the_records_mode_never_the_worlds",
+        "tests/test_item10_secrets.py::test_item10_headless_summary_is_masked"],
+    "journal-lock": [f"{JOURNAL}::test_writers_in_several_processes_keep_one_chain"],
+    "journal-records-checklist-writes": [
+        f"{JOURNAL}::test_an_untouched_run_is_intact_and_journals_what_happened",
+        f"{JOURNAL}::test_a_checklist_written_without_a_session_is_journalled"],
+    "journal-entry-hash": [f"{JOURNAL}::test_an_edited_line_is_named_by_its_hash"],
+    "journal-seq": [f"{JOURNAL}::test_a_removed_line_is_named",
+                    f"{JOURNAL}::test_an_inserted_line_is_named"],
+    "journal-prev": [
+        f"{JOURNAL}::test_an_edited_line_with_its_hash_recomputed_breaks_the_next_ones_prev"],
+    "journal-record-hash": [f"{JOURNAL}::test_a_checklist_changed_by_hand_is_named"],
+    # Issue 15, items 1-4: pair-operating (shared runs, steps held by another, observers).
+    "shared-files-never-world-readable": [
+        f"{PAIR_CORE}::test_a_record_made_world_readable_by_hand_is_private_again_on_the_next_"
+        "write"],
+    "shared-folder-setgid": [
+        "tests/test_shared_run.py::test_a_group_shared_run_gives_the_group_every_file_and_the_"
+        "world_none"],
+    "skip-held-step": [
+        f"{PAIR_CORE}::test_a_step_another_session_runs_cannot_be_skipped_and_its_record_stays"],
+    "held-step-says-who": [
+        f"{PAIR}::test_a_step_run_by_another_operator_is_theirs_on_my_screen"],
+    "observer-writes-nothing": [
+        f"{PAIR_CORE}::test_an_observers_session_writes_nothing_and_shows_the_recorded_plan"],
+    "observer-keys-refused": [f"{PAIR}::test_an_observer_changes_nothing_whatever_is_pressed"],
     # Issue 16, destroy and power.
     "power-off-asks-first": [
         f"{DP}::test_item3_power_off_answered_no_changes_nothing_on_the_host"],
@@ -114,7 +152,6 @@ GUARD_TESTS: dict[str, list[str]] = {
     "masking-url-passwords": [
         "tests/test_item10_secrets.py::test_item10_masker_catches_every_shape_of_secret",
         "tests/test_item10_secrets.py::test_item10_headless_summary_is_masked"],
-    "log-file-mode": ["tests/test_item10_secrets.py::test_item10_headless_summary_is_masked"],
     "local-env-scrubbed": [
         "tests/test_item11_credentials.py::test_item11_local_steps_get_no_credentials_unless_"
         "passed",
@@ -123,6 +160,12 @@ GUARD_TESTS: dict[str, list[str]] = {
         "tests/test_item12_backup_files.py::test_item12_backup_folder_and_files_are_private"],
     "backup-dir-mode": [
         "tests/test_item12_backup_files.py::test_item12_backup_folder_and_files_are_private"],
+    # Issue 14, item 5: hashed while downloading, still compared, every block in time.
+    "backup-sha256-compared": [
+        "tests/test_backup_hash_on_download.py::test_a_byte_changed_on_the_way_is_a_sha256_"
+        "mismatch_and_no_backup"],
+    "backup-download-stall": [
+        "tests/test_backup_hash_on_download.py::test_a_download_that_stops_moving_times_out"],
     # Issue 16, files kept and every wait bounded.
     "ssh-keepalive": [f"{I15}::test_item15_ssh_keepalive_notices_a_silently_dead_host"],
     "ssh-channel-limit": [f"{I15}::test_item15_ssh_waiting_for_a_channel_slot_is_bounded"],
@@ -144,6 +187,69 @@ GUARD_TESTS: dict[str, list[str]] = {
     "env-write-through-symlink": [f"{I13}::{ENV_KEPT}"],
     "env-keep-owner-mode": [f"{I13}::{ENV_KEPT}"],
     "env-keep-eol": [f"{I13}::{ENV_KEPT}"],
+    # Issue 13, item 8: the rollback ends in a safe state; a re-attempt is its own act.
+    "note-needs-a-person": [
+        "tests/test_rollback_reattempt.py::test_a_required_note_never_comes_from_yes",
+        "tests/test_rollback_reattempt.py::test_headless_rollback_stops_after_r4_and_reattempt_"
+        "is_its_own_command"],
+    "reattempt-after-safe-state": [
+        "tests/test_rollback_reattempt.py::test_reattempt_is_refused_until_the_rollback_is_safe_"
+        "and_noted"],
+    "reattempt-needs-root-cause-note": [
+        "tests/test_rollback_reattempt.py::test_reattempt_is_refused_until_the_rollback_is_safe_"
+        "and_noted"],
+    # Issue 13, the monitoring week.
+    "notify-loopback": [
+        "tests/test_monitor_notify.py::test_an_outside_url_is_refused_under_the_loopback_switch_"
+        "before_any_socket"],
+    "watch-store-mode": [
+        "tests/test_monitor_store.py::test_the_files_are_private_and_in_wal_mode"],
+    "red-flag-one-trigger": [
+        "tests/test_monitor_gate.py::test_a_rule_that_cannot_be_watched_safely_does_not_load"],
+    "monitor-screen-masks": [
+        "tests/test_monitoring_screen.py::test_a_probe_detail_is_shown_masked"],
+    "review-masks": [
+        "tests/test_review_screen.py::test_the_model_reads_who_when_how_long_and_the_skip_and_"
+        "masks_a_hand_edit"],
+    "probe-changes-nothing": [
+        "tests/test_monitor_gate.py::test_a_rule_that_cannot_be_watched_safely_does_not_load"],
+    "red-flag-shuts-destroy": [
+        "tests/test_monitor_gate.py::test_a_firing_rule_shuts_the_destroy_naming_it"],
+    "cosign-other-account": [
+        "tests/test_cosign.py::test_an_approval_from_the_runners_own_account_never_counts_on_"
+        "real_hosts"],
+    "account-from-uid": [
+        "tests/test_cosign.py::test_the_recorded_account_is_the_login_not_what_user_says"],
+    "notify-cloud-mode": [
+        "tests/test_monitor_notify.py::test_an_ntfy_url_that_would_post_to_the_public_ntfy_sh_is_"
+        "refused"],
+    "journal-started-with-record": [
+        "tests/test_journal.py::test_a_removed_journal_started_again_by_a_later_session_is_not_"
+        "intact"],
+    "hung-probe-is-bad": [
+        "tests/test_monitor_probes.py::test_a_hung_endpoint_is_bad_evidence_a_refused_one_is_no_"
+        "answer"],
+    "week-watched": [
+        "tests/test_monitor_gate.py::test_the_destroy_precondition_says_not_watched_when_no_"
+        "watcher_ran"],
+    "reattempt-resets-watch": [
+        "tests/test_monitor_restarts.py::test_a_reattempt_starts_every_rule_again"],
+    "check-judges-scheduled-once": [
+        "tests/test_monitor_restarts.py::test_check_from_cron_judges_a_scheduled_rule_once_per_run"],
+    "fired-flag-restarts-clean-week": [
+        "tests/test_monitor_gate.py::test_a_resolved_flag_opens_it_only_after_a_clean_week_from_"
+        "its_resolution"],
+    # Issue 15, item 6: co-sign (four eyes) on destructive steps.
+    "cosign-kinds": [f"{COSIGN}::test_cosign_is_refused_on_a_kind_that_does_not_check_it"],
+    "cosign-power-off": [
+        f"{COSIGN}::test_power_off_without_an_approval_stops_nothing_and_says_what_is_missing"],
+    "cosign-destroy": [f"{COSIGN}::test_the_destroy_without_an_approval_sends_nothing"],
+    "cosign-not-self": [f"{COSIGN}::test_an_approval_by_the_operator_who_runs_it_never_counts"],
+    "cosign-approver-not-runner": [
+        f"{COSIGN}::test_an_operator_cannot_approve_the_step_they_are_running"],
+    "cosign-expiry": [f"{COSIGN}::test_an_approval_expires_after_15_minutes"],
+    "cosign-red-flag": [f"{COSIGN}::test_a_red_flag_after_the_approval_voids_it"],
+    "cosign-hash": [f"{COSIGN}::test_a_replaced_droplet_voids_the_approval"],
 }
 
 

@@ -110,7 +110,7 @@ async def test_the_password_is_in_no_process_argument_log_or_checklist(pg_world,
     assert verdict.ok, verdict.summary
     assert any("pg_dump" in snapshot for snapshot in seen), "the watcher saw pg_dump run"
     assert not any(cluster.password in snapshot for snapshot in seen)
-    for written in (tmp_path / "run.toml", tmp_path / "run.log"):
+    for written in (tmp_path / "run.toml", tmp_path / "run.journal"):
         assert cluster.password not in written.read_text()
     record = session.checklist.step("2.1")
     assert "IFS= read -r PGPASSWORD" in record["command"]

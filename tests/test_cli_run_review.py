@@ -60,7 +60,7 @@ def test_headless_run_prints_a_line_per_step_and_stops_at_the_failure(tmp_path):
     assert "note: posted in #ops" in review.stdout or "posted in #ops" in review.stdout
     markdown = cutover("review", "run.toml", "--markdown", cwd=tmp_path)
     assert markdown.stdout.startswith("# CLI run") and "\n## Phase 1: Local" in markdown.stdout
-    written = (tmp_path / "run.toml").read_text() + (tmp_path / "run.log").read_text()
+    written = (tmp_path / "run.toml").read_text() + (tmp_path / "run.journal").read_text()
     assert "hunter2" not in written and "DB_PASSWORD=••••••" in written
 
 

@@ -135,7 +135,7 @@ async def test_item1_destroy_aborts_when_red_flag_raised_while_typing(world, tmp
 
     verdict, _ = await destroy_while_typing(world, tmp_path, red_flag)
     assert not verdict.ok
-    assert "monitoring period: red flag recorded" in verdict.summary
+    assert "no red flag: red flag recorded" in verdict.summary
     assert "scraper failed 3 runs in a row" in verdict.summary
     assert destroys(world) == []
 

@@ -299,7 +299,7 @@ async def test_destroy_with_the_exact_name_destroys_once_and_records_everything(
     evidence = record["evidence"]
     assert evidence["outcome"] == "destroyed" and evidence["destroyed_by"] == "tester"
     assert evidence["droplet_ip"] == "127.0.0.2" and evidence["droplet_id"] == 318829101
-    assert set(evidence["preconditions"]) == {"verified backup", "monitoring period",
+    assert set(evidence["preconditions"]) == {"verified backup", "monitoring period", "no red flag",
                                               "powered off", "new healthy", "checklist times"}
     assert world.hosts["old"].destroyed
     await session.aclose()
@@ -383,7 +383,7 @@ def new_unhealthy(session, world):
     world.hosts["new"].kill_services()
 
 
-BREAKERS = {"verified backup": break_backup, "monitoring period": red_flag,
+BREAKERS = {"verified backup": break_backup, "no red flag": red_flag,
             "powered off": powered_on, "new healthy": new_unhealthy}
 
 

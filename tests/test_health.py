@@ -143,15 +143,17 @@ async def test_a_hung_endpoint_delays_nothing_but_itself(tmp_path, server):
     at = dict(arrived)
     # The answers came as soon as they were judged, not after the hung requests' timeout …
     assert max(at["api"], at["busy"], at["gone"]) < timeout, arrived
-    # … and the two hung ones waited their own timeout, side by side, not one after the other.
-    assert timeout <= min(at["hung"], at["hung too"])
+    # … and the two hung ones waited their own timeout (httpx's read timeout, 0.9 of the total
+    # deadline: web.py), side by side, not one after the other.
+    assert 0.9 * timeout <= min(at["hung"], at["hung too"])
     assert max(at["hung"], at["hung too"]) < 2 * timeout, arrived
 
 
 async def test_a_hung_endpoint_is_down_with_its_timeout(tmp_path, server):
     book = book_with(tmp_path, [("hung", server, "/hang", None)])
     sample = (await probe_round(book, timeout=0.5))["hung"]
-    assert sample.verdict == DOWN and sample.reason == "no answer within 0.5s"
+    assert sample.verdict == DOWN
+    assert sample.reason == "connected, but no answer within 0.5s"  # hung, not unreachable
 
 
 async def test_leaving_a_round_early_cancels_the_requests_still_waiting(tmp_path, server):

@@ -69,8 +69,8 @@ command = "echo 'FATAL: cannot reach postgresql://app:{fail_pw}@db.internal/app'
 
 def test_item10_headless_summary_is_masked(tmp_path):
     """A headless --verbose run of steps that print a database URL, a JSON key, a bearer header
-    and multi-line private keys: none of the values in stdout, the checklist or the log, and
-    both files 0600 (the log of an older version, left 0644, too)."""
+    and multi-line private keys: none of the values in stdout, the checklist or the journal, and
+    both files 0600 (a journal left 0644, by a copy or by hand, too)."""
     values = {name: f"{name}-{secrets.token_hex(8)}" for name in (
         "url_pw", "json_key", "bearer", "fail_pw", "smtp", "pat", "passwd", "spaced")}
     values["spaced"] = f"correct horse {secrets.token_hex(4)} staple"
@@ -86,8 +86,8 @@ def test_item10_headless_summary_is_masked(tmp_path):
         f'APP_NAME="Air Demand"\nDEPLOY_KEY="{env_key.strip()}"\n'
         f"SMTP_PASS={values['smtp']}\nGITHUB_PAT={values['pat']}\n"
         f"DB_PASSWD={values['passwd']}\nADMIN_PASSWORD=\"{values['spaced']}\"\n")
-    log = tmp_path / "run.log"
-    log.write_text("2025-01-01T00:00:00Z written by an older version\n")
+    log = tmp_path / "run.journal"
+    log.write_text("")
     log.chmod(0o644)
     result = subprocess.run([sys.executable, "-m", "cutover_tui.cli", "run", "book.toml",
                              "--headless", "--yes", "--verbose", "--state", "run.toml"],
@@ -105,7 +105,7 @@ def test_item10_headless_summary_is_masked(tmp_path):
         for line in pem_lines + env_key_lines:
             assert line not in text, f"a private key line in {where}"
     assert file_mode(tmp_path / "run.toml") == 0o600
-    assert file_mode(log) == 0o600, "the log keeps its old mode"
+    assert file_mode(log) == 0o600, "the journal keeps its old mode"
 
 
 def test_item10_masker_catches_every_shape_of_secret():
@@ -189,7 +189,7 @@ def learn_session(world, tmp_path):
 def _secrets_absent(state: Path, password: str, verdict) -> None:
     assert password not in verdict.output and MASK in verdict.output
     assert password not in state.read_text()
-    assert password not in state.with_suffix(".log").read_text()
+    assert password not in state.with_suffix(".journal").read_text()
 
 
 async def test_item10_learnt_values_are_masked_in_later_output(world, tmp_path):
@@ -295,7 +295,7 @@ async def test_item10_notes_diffs_and_exceptions_are_masked(tmp_path):
     session.engine.add_note("3.3", "rotated: the old one was SMTP_PASS=note-pass-789")
     session.engine.raise_red_flag("Authorization: Bearer flag-token-000 leaked in a log")
     await session.aclose()
-    written = (tmp_path / "run.toml").read_text() + (tmp_path / "run.log").read_text()
+    written = (tmp_path / "run.toml").read_text() + (tmp_path / "run.journal").read_text()
     for text in (shown, verdict.output, written):
         for secret in ("diff-pw-123", "diff-smtp-456", "note-pass-789", "flag-token-000",
                        *key_lines):

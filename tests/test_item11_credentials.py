@@ -81,7 +81,7 @@ async def test_item11_local_steps_get_no_credentials_unless_passed(tmp_path, mon
     assert not passed & {"DIGITALOCEAN_ACCESS_TOKEN", "CUTOVER_SCRATCH_DATABASE_URL"}
     # The tool's own credentials are secrets the masker knows from the start.
     assert f"token: {MASK}" in script.output
-    assert token not in (tmp_path / "run.toml").read_text() + (tmp_path / "run.log").read_text()
+    assert token not in (tmp_path / "run.toml").read_text() + (tmp_path / "run.journal").read_text()
     assert "the command sees the tool's DIGITALOCEAN_TOKEN" in " ".join(
         session.checklist.step("1.2")["plan"])
 

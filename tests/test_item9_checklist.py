@@ -1,5 +1,5 @@
 """Issue 16, item 9: a hand-damaged checklist (valid TOML, wrong types) crashed ``review`` and
-``run`` with ``'str' object has no attribute 'get'``; an unwritable ``.log`` ended a run with
+``run`` with ``'str' object has no attribute 'get'``; an unwritable run log (now the journal) ended a run with
 ``IsADirectoryError``; a failed write left memory saying ``done`` while the file said
 ``pending``. Each is now a sentence and exit 1, memory stays what the file holds, and the
 checklist carries a ``format`` version: a newer one is refused with a sentence."""
@@ -107,16 +107,17 @@ def test_item9_hand_damaged_checklist_run_is_a_sentence(tmp_path):
     assert 'steps."1.1".notes: expected an array of strings' in result.stderr
 
 
-def test_item9_unwritable_log_ends_the_run_with_a_sentence(tmp_path):
+def test_item9_unwritable_journal_ends_the_run_with_a_sentence(tmp_path):
     book = tmp_path / "book.toml"
     book.write_text(BOOK)
     state = tmp_path / "state.toml"
-    (tmp_path / "state.log").mkdir()  # a log that cannot be written
+    (tmp_path / "state.journal").mkdir()  # a journal that cannot be written
     result = cli("run", str(book), "--headless", "--yes", "--state", str(state), cwd=tmp_path)
     assert result.returncode == 1, result.stdout + result.stderr
     assert "Traceback" not in result.stdout + result.stderr
     assert "IsADirectoryError" not in result.stdout + result.stderr
-    assert f"cannot write the run's log {tmp_path / 'state.log'}: Is a directory" in result.stderr
+    assert f"cannot write the run's journal {tmp_path / 'state.journal'}: Is a directory" \
+        in result.stderr
     # Checked before anything ran: no step was started.
     steps = tomllib.loads(state.read_text())["steps"]
     assert {record["state"] for record in steps.values()} == {"pending"}

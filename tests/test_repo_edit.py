@@ -128,3 +128,64 @@ def test_the_m11_commit_message_names_the_new_ip_it_was_given(m11_path):
     book = load_runbook(m11_path, Overrides.from_cli([], ["new_public_ip=203.0.113.7"]))
     assert book.step("3.3").commit_message == \
         "chore: update production IP to 203.0.113.7 for M11 cutover"
+
+
+async def test_a_retry_after_a_refused_push_says_it_only_pushed_then_that_it_was_pushed(
+        tmp_path):
+    # Issue 15 item 9: the retry used to report "0 file(s) changed, committed and pushed".
+    repo = make_repo(tmp_path)
+    origin = tmp_path / "origin.git"
+    subprocess.run(["git", "init", "-q", "--bare", str(origin)], check=True)
+    git(repo, "remote", "add", "origin", str(origin))
+    git(repo, "push", "-q", "-u", "origin", "main")
+    hook = origin / "hooks" / "pre-receive"
+    hook.write_text("#!/bin/sh\necho 'error: frozen' >&2\nexit 1\n")
+    hook.chmod(0o755)
+    session = open_session(push_book(tmp_path, repo), RecordingOperator(),
+                           state=tmp_path / "run.toml", workdir=tmp_path)
+    first = await session.engine.run_step("3.3")
+    assert not first.ok and first.summary.startswith("git push failed")
+    commit = git(repo, "rev-parse", "HEAD").strip()
+    assert git(repo, "log", "-1", "--format=%s").strip() == "chore: new production IP"
+    hook.unlink()  # the freeze is over: the operator retries
+
+    retry = await session.engine.run_step("3.3")
+    assert retry.ok, retry.summary
+    assert retry.summary == (f"nothing to change: the change was already committed "
+                             f"({commit[:12]}); pushed the commit {commit[:12]} to origin/main")
+    assert git(origin, "rev-parse", "main").strip() == commit  # it really went
+    assert session.checklist.step("3.3")["summary"] == retry.summary
+
+    again = await session.engine.run_step("3.3")
+    assert again.ok
+    assert again.summary == (f"nothing to change: the change was already committed "
+                             f"({commit[:12]}); already pushed")
+    await session.aclose()
+
+
+async def test_a_first_run_still_says_how_many_files_it_changed_committed_and_pushed(tmp_path):
+    repo = make_repo(tmp_path)
+    origin = tmp_path / "origin.git"
+    subprocess.run(["git", "init", "-q", "--bare", str(origin)], check=True)
+    git(repo, "remote", "add", "origin", str(origin))
+    git(repo, "push", "-q", "-u", "origin", "main")
+    session = open_session(push_book(tmp_path, repo), RecordingOperator(),
+                           state=tmp_path / "run.toml", workdir=tmp_path)
+    verdict = await session.engine.run_step("3.3")
+    assert verdict.ok, verdict.summary
+    assert verdict.summary == f"2 file(s) changed in {repo}, committed and pushed"
+    assert git(origin, "rev-parse", "main") == git(repo, "rev-parse", "HEAD")
+    await session.aclose()
+
+
+async def test_nothing_to_change_and_no_commit_of_it_says_so(tmp_path):
+    repo = make_repo(tmp_path)
+    for name in ("scripts/deploy.sh", "app/config.py"):  # changed by hand, committed otherwise
+        (repo / name).write_text((repo / name).read_text().replace("10.9.9.1", "10.9.9.2"))
+    git(repo, "-c", "user.name=t", "-c", "user.email=t@x", "commit", "-qam", "by hand")
+    session = run(tmp_path, repo, RecordingOperator())
+    verdict = await session.engine.run_step("3.3")
+    assert verdict.ok
+    assert verdict.summary == (f"nothing to change: no file in {repo} still contains "
+                               "'10.9.9.1'; nothing to commit")
+    await session.aclose()

@@ -227,3 +227,19 @@ def test_the_plan_and_validate_show_where_each_check_comes_from(book):
     lines = "\n".join(runbook_plan_lines(book))
     assert "checks from: seed 4.2: jq '.status'  # Should return \"healthy\"" in lines
     assert "checks from: seed Rollback Step 3: Stop services to avoid dual-scraping" in lines
+
+
+def test_every_red_flag_rule_cites_its_seed_line_and_measures_what_the_seed_names(book,
+                                                                                  seed_text):
+    """The five rules of seed 7.2, each citing its line; a measured JSON field (the error rate's
+    counter) is one the seed writes (total_errors, seed 8.1)."""
+    sections = seed_sections(seed_text)
+    assert [flag.id for flag in book.red_flags] == [
+        "health", "scraper", "database", "dashboard", "error-rate"]
+    problems = []
+    for flag in book.red_flags:
+        assert flag.watched, f"{flag.id} has no probe: nothing would watch it"
+        problems += citation_problems(flag, sections)
+        if flag.value and flag.value.lower() not in seed_text.lower():
+            problems.append(f"{flag.id}: measures {flag.value!r}, a field the seed never names")
+    assert problems == []

@@ -2,6 +2,7 @@
 droplets map to hosts, and the demo runs the whole M11 runbook end to end and leaves nothing."""
 
 import asyncio
+import json
 import re
 import socket
 import subprocess
@@ -13,6 +14,7 @@ import asyncssh
 import httpx
 import pytest
 
+from cutover_tui.clock import iso, parse_iso
 from cutover_tui.envfile import EnvFile
 from cutover_tui.masking import is_secret_key
 from cutover_tui.remote.droplets import wait_action
@@ -149,9 +151,31 @@ def test_demo_headless_runs_every_step_and_leaves_nothing_behind(tmp_path, serve
     assert "left running on the hosts: nothing but the app's services" in result.stdout
     data = tomllib.loads((keep / "checklist.toml").read_text())
     states = {k: v["state"] for k, v in data["steps"].items()}
-    assert len(states) > 90 and set(states.values()) == {"done"}
+    # The rollback drill ran in attempt 1 and stopped at its safe state; the re-attempt archived
+    # it, and attempt 2 ran phases 3-8 to the end: no rollback was needed in attempt 2.
+    rollback = data["phases"]["R"]["steps"]
+    assert rollback[-1] == "R4" and data["run"]["attempt"] == 2
+    assert len(states) > 90 and {states[k] for k in states if k not in rollback} == {"done"}
+    assert {states[k] for k in rollback} == {"pending"}
+    archived = data["attempts"]["1"]
+    assert archived["reason"] == "rehearsal drill"
+    assert {archived["steps"][k]["state"] for k in rollback} == {"done"}
+    assert archived["steps"]["R4"]["evidence"]["note"].startswith("Rehearsal drill")
+    # The week counted from attempt 2's announcement, not attempt 1's.
+    announced = data["steps"]["4.1"]["finished_at"]
+    assert announced > archived["steps"]["4.1"]["finished_at"]
+    assert data["steps"]["7.1-wait.d1"]["evidence"]["until"] == iso(parse_iso(announced) + 86400)
+    assert re.search(r"summary: \d+ done, 0 skipped of \d+ steps run \(\d+ in attempt 1, rolled "
+                     r"back; \d+ in attempt 2\)", result.stdout), result.stdout[-2000:]
     assert data["steps"]["8.3"]["evidence"]["outcome"] == "destroyed"
     assert data["steps"]["2.1"]["evidence"]["tables"] == 9
+    # The week was watched by `cutover watch`'s watcher: its days' checks recorded by watch, and
+    # its two API blips (5 and 10 minutes) fired nothing.
+    assert data["steps"]["7.1-health.d4"]["operator"] == "watch"
+    assert "no red flag fired this week" in result.stdout
+    flags = data.get("red_flags", {})
+    assert flags.get("health", {}).get("transitions"), "the blips were seen"
+    assert not any("fired_at" in table for table in flags.values()), flags
     # Nothing left running: no process from the world, no port of its hosts listening.
     world_dir = str(keep / "world")
     leftovers = subprocess.run(["pgrep", "-af", world_dir], capture_output=True, text=True)
@@ -167,9 +191,21 @@ def test_demo_headless_runs_every_step_and_leaves_nothing_behind(tmp_path, serve
                 secrets.add(value)
                 secrets.update(re.findall(r"://[^:]+:([^@]+)@", value))
     assert len(secrets) >= 4
-    written = (keep / "checklist.toml").read_text() + (keep / "checklist.log").read_text()
+    entries = [json.loads(line) for line in (keep / "checklist.journal").read_text().splitlines()]
+    texts = "\n".join(entry["text"] for entry in entries)
+    written = (keep / "checklist.toml").read_text() + texts
+    # What both attempts did is in the journal: 3.1 ran in each, the rollback drill in between.
+    started = [entry["step"] for entry in entries if entry["kind"] == "started"]
+    assert started.count("3.1") == 2 and "R4" in started and "8.3" in started, started
     for secret in secrets:
         assert secret not in written
+    # The journal's chain is whole and ends with the record as the run left it, though the
+    # watcher and the re-attempt wrote it from other processes.
+    verified = subprocess.run([sys.executable, "-m", "cutover_tui.cli", "review",
+                               str(keep / "checklist.toml"), "--verify"], capture_output=True,
+                              text=True, cwd=ROOT)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert verified.stdout.startswith("intact: "), verified.stdout
 
 
 def test_ctrl_c_mid_demo_leaves_no_process_or_port(tmp_path):

@@ -63,10 +63,15 @@ class Web:
         ensure_url_allowed(url, f"HTTP {method} {url}")
         started = time.monotonic()
         limit = timeout or self.default_timeout
-        sending = self.client.request(method, url, timeout=httpx.Timeout(limit))
+        # httpx's own timeouts a little inside the total deadline, so a server that took the
+        # connection and hangs is told apart (ReadTimeout) from one never reached.
+        sending = self.client.request(method, url, timeout=httpx.Timeout(limit * 0.9))
         sending = bounded(sending, limit)  # guard: http-total-deadline
         try:
             response = await sending
+        except (httpx.ReadTimeout, httpx.WriteTimeout):
+            raise HTTPError(f"{method} {url}: connected, but no answer within {limit:g}s",
+                            connected=True) from None
         except (httpx.TimeoutException, TimeoutError):
             raise HTTPError(f"{method} {url}: no answer within {limit:g}s") from None
         except httpx.ConnectError as exc:

@@ -35,6 +35,14 @@ def cross_check(book: Runbook, locator: LineLocator, path: Path) -> list[str]:
     if book.rollback:
         for si, step in enumerate(book.rollback.steps):
             located.append((("rollback", "steps", si), step))
+    for pi, phase in enumerate(book.phases):
+        if phase.reattempt_from is not None:
+            problem(("phases", pi, "reattempt_from"), "only [rollback] says where a re-attempt "
+                    "starts")
+    main_ids = [p.id for p in book.phases]
+    if book.rollback and book.rollback.reattempt_from not in (None, *main_ids):
+        problem(("rollback", "reattempt_from"), f"no phase with id "
+                f"{book.rollback.reattempt_from!r}; phases: {', '.join(main_ids)}")
     defined = set(book.variables) | {name for host in book.hosts.values() for name in host.vars}
     for index, name in enumerate(book.shell_variables):
         if name not in defined:
@@ -50,7 +58,8 @@ def cross_check(book: Runbook, locator: LineLocator, path: Path) -> list[str]:
             if host_name is not None and host_name not in book.hosts:
                 problem((*loc, field), f"no host named {host_name!r}; hosts: "
                         f"{', '.join(book.hosts)}")
-        for field in ("since_step", "from_step", "backup_step", "cutover_step", "power_off_step"):
+        for field in ("since_step", "from_step", "backup_step", "cutover_step", "power_off_step",
+                      "show_evidence_of"):
             ref = getattr(step, field, None)
             if ref is not None and ref not in seen:
                 problem((*loc, field), f"no step with id {ref!r}")
@@ -70,4 +79,35 @@ def cross_check(book: Runbook, locator: LineLocator, path: Path) -> list[str]:
             problem((*loc, "changes"), f"a step of kind {step.kind}{action} always changes "
                     "something; it cannot be marked 'changes = false' (only steps that just "
                     "read may be, so that `cutover preflight` can run them)")
+    problems += [f"{path}:{locator.line_of(loc)}: {dotted(loc)}: {message}"
+                 for loc, message in red_flag_problems(book)]
     return problems
+
+
+def red_flag_problems(book: Runbook) -> list[tuple[Loc, str]]:
+    """A rule's probe must exist and change nothing: the watcher runs it unattended all week."""
+    problems: list[tuple[Loc, str]] = []
+    endpoints = {endpoint.name for endpoint in book.health}
+    steps = {step.id: step for _, step in book.steps()}
+    for index, flag in enumerate(book.red_flags):
+        loc: Loc = ("red_flags", index)
+        if flag.health is not None and flag.health not in endpoints:
+            problems.append(((*loc, "health"), f"no [[health]] endpoint named {flag.health!r}; "
+                             f"endpoints: {', '.join(sorted(endpoints)) or 'none'}"))
+        if flag.host is not None and flag.host not in book.hosts:
+            problems.append(((*loc, "host"), f"no host named {flag.host!r}"))
+        if flag.step is None:
+            continue
+        step = steps.get(flag.step)
+        if step is None:
+            problems.append(((*loc, "step"), f"no step with id {flag.step!r}"))
+        elif not _reads_only(step):  # guard: probe-changes-nothing
+            problems.append(((*loc, "step"), f"step {flag.step!r} is a {step.kind} step"
+                             + (" that may change something" if step.kind == "ssh" else "")
+                             + "; a probe must be an http step or an ssh step marked "
+                             "'changes = false' (the watcher runs it unattended)"))
+    return problems
+
+
+def _reads_only(step: Any) -> bool:
+    return bool(step.kind == "http" or (step.kind == "ssh" and step.changes is False))

@@ -49,7 +49,8 @@ def load_runbook(path: str | Path, overrides: Overrides | None = None) -> Runboo
         raise RunbookError(str(path), problems)
     try:
         book = Runbook.model_validate(
-            {**data, "path": str(path), "sha256": hashlib.sha256(raw_bytes).hexdigest()}
+            {**data, "path": str(path), "sha256": hashlib.sha256(raw_bytes).hexdigest(),
+             "overrides": (overrides or Overrides()).recordable()}
         )
     except ValidationError as exc:
         raise RunbookError(str(path), _describe(exc, locator, path, data)) from None

@@ -3,9 +3,10 @@ kinds are in ``steps.py``, listed once in ``kinds.py``)."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from pydantic import Field, field_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from .fields import MAX_REPEAT, Duration, Model, valid_address, valid_user
 from .kinds import Step
@@ -60,6 +61,10 @@ class Phase(Model):
     repeat: int | None = Field(None, ge=1, description="run the steps this many times ({day}), "
                                f"at most {MAX_REPEAT}")
     steps: list[Step] = Field(default_factory=list)
+    reattempt_from: str | None = Field(
+        None, description="[rollback] only: the phase a re-attempt after the rollback opens "
+        "again, with every phase after it (`cutover reattempt`); the phases before it keep "
+        "their records")
 
     @field_validator("repeat")
     @classmethod
@@ -70,9 +75,67 @@ class Phase(Model):
 
 
 class RedFlag(Model):
-    id: str = Field(description="short name")
-    description: str = Field(description="what the operator watches for")
-    trigger: str = Field("", description="the measurable condition")
+    """A red flag of the monitoring week as a rule ``cutover watch`` evaluates: a probe (one
+    ``[[health]]`` endpoint on a host, or an existing http/ssh step that changes nothing) and
+    one trigger: ``for`` (bad for at least that long), ``consecutive`` (that many bad results in
+    a row) or ``per_hour_above`` (a counter in the probe's JSON answer rose by more than that in
+    the last hour). ``resolve_after`` good results in a row resolve a firing rule."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$", description="short name (`cutover silence ID`)")
+    description: str = Field(description="what the operator watches for, as the seed says it")
+    trigger: str = Field("", description="the measurable condition, for people")
+    source: str = Field("", description="the seed's line this rule comes from")
+    health: str | None = Field(None, description="probe: the name of a [[health]] endpoint")
+    host: str | None = Field(None, description="with `health`: the host whose endpoint is probed")
+    step: str | None = Field(None, description="probe: an http or ssh step that changes nothing")
+    interval: Duration = Field("1m", description="how often the probe runs")
+    after_utc: list[str] = Field(default_factory=list, description=(
+        "run the probe only after each of these UTC times (HH:MM; a scheduled job), `grace` "
+        "later, instead of every `interval`"))
+    grace: Duration = Field("30m", description="with `after_utc`: how long after the scheduled time")
+    for_: Duration | None = Field(None, alias="for", description="trigger: bad for this long")
+    consecutive: int | None = Field(None, ge=1, description="trigger: this many bad in a row")
+    per_hour_above: float | None = Field(None, ge=0, description=(
+        "trigger: the counter `value` rose by more than this in the last hour"))
+    value: str | None = Field(None, description=(
+        "the JSON field of the probe's answer that is measured (a counter for per_hour_above)"))
+    unanswered_is_bad: bool = Field(True, description=(
+        "a probe that got no answer at all counts as bad (false: it is no evidence either way, "
+        "when another rule covers a service that does not answer)"))
+    resolve_after: int = Field(2, ge=1, description="good results in a row that resolve it")
+
+    @field_validator("after_utc")
+    @classmethod
+    def _utc_times(cls, value: list[str]) -> list[str]:
+        for text in value:
+            if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", text):
+                raise ValueError(f"expected UTC times as HH:MM, got {text!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _one_probe_one_trigger(self) -> RedFlag:
+        triggers = [self.for_, self.consecutive, self.per_hour_above]
+        given = sum(t is not None for t in triggers)
+        if self.health is None and self.step is None and given == 0:
+            return self  # a red flag for people only: watched by hand (f), as before
+        if (self.health is None) == (self.step is None):
+            raise ValueError("a red-flag rule needs exactly one probe: `health` (with `host`) "
+                             "or `step`")
+        if self.health is not None and self.host is None:
+            raise ValueError("a `health` probe needs `host`: which host's endpoint")
+        if given != 1:  # guard: red-flag-one-trigger
+            raise ValueError("a red-flag rule needs exactly one trigger: `for`, `consecutive` "
+                             "or `per_hour_above`")
+        if self.per_hour_above is not None and not self.value:
+            raise ValueError("`per_hour_above` needs `value`: the counter's JSON field")
+        return self
+
+    @property
+    def watched(self) -> bool:
+        """A rule ``cutover watch`` evaluates (not only a line for people)."""
+        return self.health is not None or self.step is not None
 
 
 class Meta(Model):
@@ -92,12 +155,17 @@ class Runbook(Model):
     services: list[str] = Field(default_factory=list)
     health: list[HealthEndpoint] = Field(default_factory=list)
     red_flags: list[RedFlag] = Field(default_factory=list)
+    notify: list[str] = Field(default_factory=list, description=(
+        "Apprise URLs red flags are sent to (CUTOVER_NOTIFY, when set, replaces them)"))
     phases: list[Phase] = Field(min_length=1)
     rollback: Phase | None = None
 
     # Filled by the loader, not written by people.
     path: str = ""
     sha256: str = ""
+    overrides: dict[str, Any] = Field(default_factory=dict, description=(
+        "the --host/--var it was loaded with (recorded in the run, so a record reopens "
+        "pointed where the run was)"))
 
     @property
     def all_phases(self) -> list[Phase]:

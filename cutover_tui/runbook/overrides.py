@@ -22,6 +22,34 @@ class Overrides(Model):
     variables: dict[str, str] = Field(default_factory=dict)
     host_vars: dict[str, dict[str, str]] = Field(default_factory=dict)
 
+    def recordable(self) -> dict[str, Any]:
+        """What a run record keeps of these (``run.overrides``): all but a variable whose name
+        says it is a secret (that one is given again on the command line)."""
+        from ..masking import is_secret_key
+
+        out: dict[str, Any] = {}
+        if self.hosts:
+            out["hosts"] = {name: dict(fields) for name, fields in self.hosts.items()}
+        variables = {k: v for k, v in self.variables.items() if not is_secret_key(k)}
+        if variables:
+            out["variables"] = variables
+        scoped = {host: {k: v for k, v in values.items() if not is_secret_key(k)}
+                  for host, values in self.host_vars.items()}
+        if any(scoped.values()):
+            out["host_vars"] = {host: values for host, values in scoped.items() if values}
+        return out
+
+    def under(self, other: Overrides) -> Overrides:
+        """These overrides with ``other``'s on top (``other`` wins, field by field)."""
+        hosts = {name: dict(fields) for name, fields in self.hosts.items()}
+        for name, fields in other.hosts.items():
+            hosts.setdefault(name, {}).update(fields)
+        host_vars = {host: dict(values) for host, values in self.host_vars.items()}
+        for host, values in other.host_vars.items():
+            host_vars.setdefault(host, {}).update(values)
+        return Overrides(hosts=hosts, variables={**self.variables, **other.variables},
+                         host_vars=host_vars)
+
     @staticmethod
     def parse_host(text: str) -> tuple[str, dict[str, Any]]:
         m = re.fullmatch(r"([A-Za-z0-9_-]+)=(?:([^@\s]+)@)?(?:\[([^\]\s]+)\]|([^:@\s]+))"

@@ -71,6 +71,25 @@ class StepBase(Model):
         description="false: the step only reads, so `cutover preflight` may run it against the "
         "hosts as they are; true: it changes something (ssh and local steps should say which)",
     )
+    cosign: bool = Field(
+        False, description="four eyes: the step runs only once an operator other than the one "
+        "who runs it approved exactly what it will act on (`cutover approve`, or `a` in their "
+        "wizard); an approval is void when the plan, the droplet or the preconditions change, "
+        "when a red flag fires, and after 15 minutes. Only droplet_power and droplet_destroy "
+        "steps check one"
+    )
+    cosign_wait: Duration = Field(
+        "10m", description="with `cosign`: how long the step waits for a valid approval, "
+        "just before it acts, before it fails saying what is missing ('0s': it fails at once)"
+    )
+
+    @field_validator("cosign")
+    @classmethod
+    def _cosign_where_checked(cls, value: bool) -> bool:
+        if value and not cls.checks_cosign:  # guard: cosign-kinds
+            raise ValueError("only droplet_power and droplet_destroy steps check an approval; "
+                             "on another kind `cosign = true` would protect nothing")
+        return value
 
     # What the registry (``kinds.py``) knows of each kind.
     step_module: ClassVar[str]
@@ -80,6 +99,9 @@ class StepBase(Model):
     """Its ``command`` is shell text: ``{var}`` values are quoted for where they stand."""
     changes_always: ClassVar[bool] = False
     """It changes something every time it runs: ``changes = false`` on it is a load error."""
+    checks_cosign: ClassVar[bool] = False
+    """Its ``run`` checks an approval (``cutover_tui/approvals.py``) before it acts, so
+    ``cosign = true`` may be set on it."""
 
 
 class SshStep(StepBase):
@@ -172,6 +194,11 @@ class ManualStep(StepBase):
     step_module = "manual"
     instructions: str
     require_note: bool = False
+    show_evidence_of: str | None = Field(
+        None, description="a step whose recorded evidence is shown with the instructions (in "
+        "the confirmation, the output and this step's verdict, which keeps a copy): 5.3 shows "
+        "the droplet id, name, IP, size, region and power-off time that 5.2 recorded"
+    )
 
 
 class WaitStep(StepBase):
@@ -240,6 +267,7 @@ class DropletPowerStep(StepBase):
     kind: Literal["droplet_power"]
     step_module = "droplet_power"
     changes_always = True
+    checks_cosign = True
     host: str
     action: Literal["off", "on"]
     stop_services: list[str] = Field(default_factory=list, description="stopped first, in order")
@@ -253,6 +281,7 @@ class DropletDestroyStep(StepBase):
     kind: Literal["droplet_destroy"]
     step_module = "droplet_destroy"
     changes_always = True
+    checks_cosign = True
     host: str
     backup_step: str
     cutover_step: str = Field(description="the step whose finish starts the monitoring period")

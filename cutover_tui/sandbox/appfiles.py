@@ -123,6 +123,21 @@ def when(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
+def database_outage() -> str | None:
+    """The rehearsal's network to the managed database: while the host has a db-down fault
+    (cutover_tui/sandbox/faults.py), the connection is refused, as the API sees it too."""
+    try:
+        faults = json.loads((host / "state" / "faults.json").read_text())["faults"]
+        config = json.loads((world / "db" / "database.json").read_text())
+    except (OSError, ValueError, KeyError):
+        return None
+    at = now()
+    if not any(f["fault"] == "db-down" and f["start"] <= at < f["end"] for f in faults):
+        return None
+    return ("(psycopg.OperationalError) connection failed: connection to server at "
+            f'"{config["host"]}", port {config["port"]} failed: Connection refused')
+
+
 problems = []
 print(f"Air Demand health check, {when(now())}")
 
@@ -137,6 +152,8 @@ except (OSError, ValueError) as exc:
 
 print("  Database ... ", end="")
 try:
+    if outage := database_outage():
+        raise sqlite3.OperationalError(outage)
     with sqlite3.connect(world / "db" / "production.sqlite3") as db:
         roles = db.execute("SELECT COUNT(*) FROM roles").fetchone()[0]
     print(f"connected, {roles} roles")

@@ -3,10 +3,15 @@ overrides — in the wizard, or headless with a built-in script of answers. Both
 rehearsal (world + session) through ``open_rehearsal``; the wizard is handed that function and
 calls it with its own Operator, so nothing here imports the UI.
 
-The headless order is phases 1–6, then the rollback drill (R1–R5, which ends with the old
-droplet paused again), then the monitoring week (moved through by the movable clock) and the
-destroy. It exits 0 only if every step of the checklist ended done (or, with ``--skip``,
-skipped with the reason given).
+The headless order is phases 1–6; the rollback drill, which stops at its safe state (old
+production back, new paused, R4's root cause noted from the demo's answers); the re-attempt,
+attempt 2 (the core call ``cutover reattempt`` makes, reason "rehearsal drill"), which opens
+phases 3–8 again; phases 3–6 once more; then the monitoring week (moved through by the movable
+clock, counted from the new announcement) and the destroy. It exits 0 only if every step of
+the checklist ended done (or, with ``--skip``, skipped with the reason given).
+
+In both modes a second operator, ``demo-teammate`` (``Teammate``), co-signs the steps the
+runbook marks ``cosign = true`` (5.2, 8.3) as each starts: four eyes, rehearsed.
 """
 
 from __future__ import annotations
@@ -61,6 +66,7 @@ DEMO_ANSWERS = Answers(
 
 
 REHEARSAL_TITLE = "M11: Production Cutover (rehearsal)"
+TEAMMATE = "demo-teammate"  # the second operator who co-signs 5.2 and 8.3
 
 
 def new_world(root: Path, server: str = "asyncssh") -> World:
@@ -96,12 +102,15 @@ class Rehearsal:
 
 async def open_rehearsal(root: Path, operator: Operator, *, server: str = "asyncssh",
                          emit: Callable[[StepEvent], None] | None = None,
-                         start: bool = True) -> Rehearsal:
+                         start: bool = True,
+                         say: Callable[[str], None] | None = None) -> Rehearsal:
     """The one place the demo's world and session are built, for the headless demo and the
     wizard alike: the M11 runbook pointed at the world, the run record ``root/checklist.toml``,
-    the world's movable clock and DigitalOcean stand-in. ``start``: bring the world up first
-    (headless); otherwise it is only prepared (ports and keys picked, so the runbook's overrides
-    are known) and the caller starts it — the wizard, once its first screen shows."""
+    the world's movable clock and DigitalOcean stand-in, and the second operator who approves
+    the cosign steps (``Teammate``; ``say`` prints what it approves). ``start``: bring the
+    world up first (headless); otherwise it is only prepared (ports and keys picked, so the
+    runbook's overrides are known) and the caller starts it — the wizard, once its first screen
+    shows."""
     world = new_world(root, server)
     if start:
         await world.start()
@@ -113,11 +122,65 @@ async def open_rehearsal(root: Path, operator: Operator, *, server: str = "async
 
         session = open_session(book, operator, state=root / "checklist.toml", clock=world.clock,
                                emit=emit, droplets=world.droplet_api, workdir=root)
+        Teammate(session, say).join()
     except BaseException:
         with contextlib.suppress(Exception):
             await world.stop()
         raise
     return Rehearsal(world, session)
+
+
+class Teammate:
+    """The rehearsal's second operator, ``demo-teammate``: when a ``cosign = true`` step starts
+    (5.2, 8.3), it reads the droplet and preconditions for itself and approves them through the
+    core (``cosign.approve``), as a teammate watching the run would; the step, waiting for the
+    approval just before it acts, goes on. Should the step still say it waits (the approval did
+    not count), it approves again, at most ``TRIES`` times in all. What it approved, or why it
+    could not, goes to the step's output (and to ``say``)."""
+
+    TRIES = 3
+
+    def __init__(self, session: Session, say: Callable[[str], None] | None = None,
+                 name: str = TEAMMATE) -> None:
+        self.session, self.say, self.name = session, say, name
+        self.tries: dict[str, int] = {}  # step id → approvals given in its current run
+        self.tasks: dict[str, asyncio.Task[None]] = {}  # held until done, one per step
+
+    def join(self) -> None:
+        self.session.engine.listeners.append(self.on_event)
+
+    def on_event(self, event: StepEvent) -> None:
+        from ..events import OutputLine, StepStarted
+
+        step_id = event.step_id
+        if isinstance(event, StepStarted) and self.session.book.step(step_id).cosign:
+            self.tries[step_id] = 0
+        elif not (isinstance(event, OutputLine) and step_id in self.tries
+                  and event.text.startswith(f"{step_id} waits for an approval ")):
+            return
+        if self.tries[step_id] < self.TRIES and step_id not in self.tasks:
+            self.tries[step_id] += 1
+            task = asyncio.get_running_loop().create_task(self.approve(step_id))
+            self.tasks[step_id] = task
+            task.add_done_callback(lambda _done: self.tasks.pop(step_id, None))
+
+    async def approve(self, step_id: str) -> None:
+        from ..cosign import approve
+        from ..errors import CutoverError
+        from ..events import OutputLine
+
+        engine = self.session.engine
+        try:
+            approval = await approve(engine, step_id, self.name)
+            text = f"{self.name} approved {step_id}: {approval.covers}"
+        except CutoverError as exc:
+            text = f"{self.name} could not approve {step_id}: {exc}"
+        except Exception as exc:  # the run goes on; the step says what it misses
+            text = f"{self.name} could not approve {step_id} ({type(exc).__name__}: {exc})"
+        text = engine.masker(text)
+        engine.emit(OutputLine(step_id, text, "info"))
+        if self.say is not None:
+            self.say(f"    ✍ {text}")
 
 
 def run_demo(headless: bool, keep: Path | None, operator: str, verbose: bool = False,
@@ -149,12 +212,48 @@ def run_demo(headless: bool, keep: Path | None, operator: str, verbose: bool = F
             print(f"kept the world's files and the checklist in {root}")
 
 
-def demo_order(book: Runbook) -> list[str]:
+REATTEMPT_REASON = "rehearsal drill"
+
+
+def demo_rounds(book: Runbook) -> tuple[list[str], list[str]]:
+    """The steps before the re-attempt (phases 1–6, the rollback) and after it (the reopened
+    phases up to 6 again, then 7 and 8)."""
     by_phase = {p.id: [s.id for s in p.steps] for p in book.phases}
-    before = [sid for pid in ("1", "2", "3", "4", "5", "6") for sid in by_phase[pid]]
-    after = [sid for pid in ("7", "8") for sid in by_phase[pid]]
-    rollback = [s.id for s in book.rollback.steps] if book.rollback else []
-    return before + rollback + after
+    ids = list(by_phase)
+    rollback = book.rollback
+    start = rollback.reattempt_from if rollback and rollback.reattempt_from else ids[0]
+    again = ids[ids.index(start):ids.index("7")]
+    before = [sid for pid in ids[:ids.index("7")] for sid in by_phase[pid]]
+    after = [sid for pid in [*again, "7", "8"] for sid in by_phase[pid]]
+    return before + ([s.id for s in rollback.steps] if rollback else []), after
+
+
+async def _after_the_reattempt(rehearsal: Rehearsal, after: list[str],
+                               out: Callable[[str], None], skips: dict[str, str] | None) -> bool:
+    """The reopened phases, then the monitoring week watched by ``cutover watch``'s watcher
+    (its daily checks recorded by watch; two API blips that must fire nothing), then the rest of
+    the week (a person's confirmations) and the destroy."""
+    from ..runner import run_steps
+    from .incident import watch_the_week
+
+    book = rehearsal.book
+    week_phases = {p.id for p in book.phases if p.repeat}
+    first_week = next(i for i, s in enumerate(after) if book.phase_of(s).id in week_phases)
+    if not await run_steps(rehearsal.session, after[:first_week], out, skips):
+        return False
+    out("  the monitoring week, watched by `cutover watch` on the rehearsal clock:")
+    week = await watch_the_week(rehearsal, lambda text: out(f"    {text}"))
+    if week.fired:
+        out(f"  red flags fired in a quiet week: {', '.join(sorted(week.fired))}")
+        return False
+    out("  no red flag fired this week")
+    return await run_steps(rehearsal.session, after[first_week:], out, skips)
+
+
+def demo_order(book: Runbook) -> list[str]:
+    """Every step the headless demo goes through, in order (the reopened phases twice)."""
+    before, after = demo_rounds(book)
+    return before + after
 
 
 async def demo_headless(root: Path, operator_name: str, verbose: bool = False,
@@ -167,7 +266,8 @@ async def demo_headless(root: Path, operator_name: str, verbose: bool = False,
     out(f"starting the rehearsal world in {root} ...")
     operator = HeadlessOperator(operator_name, answers=DEMO_ANSWERS,
                                 say=out if verbose else (lambda _text: None))
-    rehearsal = await open_rehearsal(root, operator, server=server, emit=printer(out, verbose))
+    rehearsal = await open_rehearsal(root, operator, server=server, emit=printer(out, verbose),
+                                     say=out)
     world, session, book = rehearsal.world, rehearsal.session, rehearsal.book
     try:
         for name, host in world.hosts.items():
@@ -178,14 +278,27 @@ async def demo_headless(root: Path, operator_name: str, verbose: bool = False,
         out(f"  DigitalOcean API stand-in: {world.api.url}")
         if verbose:  # questions and diffs, masked as everything else
             operator.say = lambda text: out(session.engine.masker(text))
+        before, after = demo_rounds(book)
         try:
-            ok = await run_steps(session, demo_order(book), out, skips)
+            ok = await run_steps(session, before, out, skips)
+            first = summary(session, before)  # attempt 1, before the re-attempt archives it
+            if ok:
+                from ..attempts import reattempt
+
+                done = reattempt(session.checklist, REATTEMPT_REASON, by=operator_name,
+                                 masker=session.engine.masker)
+                out(f"  ↻ re-attempt: {done.sentence()}")
+                ok = await _after_the_reattempt(rehearsal, after, out, skips)
         finally:
             await session.aclose()
-        counts, unfinished = summary(session)
+        second = summary(session, after)
+        counts = {state: first[0].get(state, 0) + second[0].get(state, 0)
+                  for state in {*first[0], *second[0]}}
+        unfinished = first[1] + second[1]
         out("")
-        out(f"summary: {format_counts(counts)} "
-            f"of {len(book.steps())} steps in {time.monotonic() - started:.1f}s "
+        out(f"summary: {format_counts(counts)} of {len(before) + len(after)} steps run "
+            f"({len(before)} in attempt 1, rolled back; {len(after)} in attempt 2) "
+            f"in {time.monotonic() - started:.1f}s "
             f"(rehearsal clock moved {world.clock.offset / 86400:.1f} days)")
         out(f"checklist: {session.checklist.path}")
         if unfinished:

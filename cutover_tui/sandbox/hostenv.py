@@ -9,6 +9,10 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import sqlite3
 
 UNITS = {
     "air-demand-api": "Air Demand API",
@@ -63,6 +67,17 @@ class HostEnv:
     def scheduler_state(self) -> Path:
         return self.state_dir / "scheduler.json"
 
+    @property
+    def faults_file(self) -> Path:
+        """The incidents given to this host (``sandbox.faults``), read by its services."""
+        return self.state_dir / "faults.json"
+
+    def open_database(self) -> sqlite3.Connection:
+        """The app's production database (the world's SQLite file)."""
+        import sqlite3  # here, not at the top: only the services need it
+
+        return sqlite3.connect(self.world_dir / "db" / "production.sqlite3", timeout=5)
+
     def now(self) -> float:
         """The world's (movable) clock."""
         offset: float  # clock.json holds the seconds the world's clock is moved by
@@ -72,11 +87,16 @@ class HostEnv:
             offset = 0.0
         return time.time() + offset
 
-    def log(self, unit: str, message: str, pid: int | None = None) -> None:
+    def log(self, unit: str, message: str, pid: int | None = None,
+            at: float | None = None) -> None:
+        """A journal entry for ``unit``, stamped now or at ``at`` (a job's scheduled time); each
+        line of ``message`` an entry of its own, as journald keeps a service's output."""
         path = self.journal(unit)
         path.parent.mkdir(parents=True, exist_ok=True)
+        stamp = self.now() if at is None else at
+        prefix = f"{stamp:.3f}\t{unit}\t{pid or os.getpid()}\t"
         with path.open("a") as handle:
-            handle.write(f"{self.now():.3f}\t{unit}\t{pid or os.getpid()}\t{message}\n")
+            handle.write("".join(f"{prefix}{line}\n" for line in message.split("\n")))
 
     def read_env_file(self) -> dict[str, str]:
         """The app's .env, read the simple way the rehearsal services need."""

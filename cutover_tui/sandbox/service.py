@@ -7,26 +7,36 @@ host's ``.env`` when it starts; ``air-demand-dashboard`` serves a page with "Par
 ``air-demand-scheduler`` runs a scrape at each scheduled hour and a digest each day, following
 the world's movable clock. Each logs to the host's journal in the format of what the real app
 runs on (uvicorn's access log, APScheduler's job log), not in any format a runbook looks for.
+
+Each reads its host's faults (``sandbox.faults``) on every request and every scheduled job, and
+during one behaves as the real app would (``sandbox.apperrors``: what its tools print then).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
+import socket
 import sqlite3
+import struct
 import sys
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from . import apperrors
+from .apperrors import Crash
+from .errormonitor import ErrorMonitor, iso
+from .faults import FaultReader
 from .hostenv import HostEnv
+from .scheduler import scheduler
 
 CONSTANTS = {
     "seniority_levels": ["junior", "mid", "senior", "staff", "principal"],
@@ -35,11 +45,14 @@ CONSTANTS = {
 }
 DASHBOARD_PAGES = ["/", "/roles", "/companies", "/skills", "/briefings", "/digests",
                    "/health"] + [f"/roles/{i}" for i in range(1, 34)]
+API = "air-demand-api"
+TICK = 0.05  # how often a service looks at the world's clock (seconds of real time)
 
 
-# A request's query (as ``parse_qs`` gives it) → status and body (HTML text, or JSON).
+# A request's query (as ``parse_qs`` gives it) → status and body (HTML text, JSON, or the
+# exception the app did not handle: FastAPI answers that with a 500).
 Query = dict[str, list[str]]
-Route = Callable[[Query], tuple[int, str | dict[str, Any]]]
+Route = Callable[[Query], tuple[int, str | dict[str, Any] | Crash]]
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -47,29 +60,59 @@ class Handler(BaseHTTPRequestHandler):
     env: HostEnv
     unit: str
     routes: dict[str, Route]
+    faults: FaultReader
+    monitor: ErrorMonitor | None = None
+    proxy_server: str | None = None  # set when the proxy in front answers instead of the unit
 
     def log_message(self, format: str, *args: object) -> None:
         pass
 
-    def _send(self, status: int, body: bytes, kind: str) -> None:
+    def version_string(self) -> str:
+        return self.proxy_server or super().version_string()
+
+    def handle(self) -> None:
+        if self.unit == API and self.faults.active("api-down", self.env.now()):
+            # Down, but the listener not closed yet (it follows the clock a tick behind): no
+            # HTTP answer either, the connection is reset as by a peer whose server is gone.
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                       struct.pack("ii", 1, 0))
+            self.close_connection = True
+            return
+        super().handle()
+
+    def _send(self, status: int, body: bytes, kind: str, server: str | None = None) -> None:
+        self.proxy_server = server
         self.send_response(status)
         self.send_header("Content-Type", kind)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
+        if server is not None:
+            return  # answered by the proxy in front: the unit never saw the request
         client = f"{self.client_address[0]}:{self.client_address[1]}"
         self.env.log(self.unit, f'INFO:     {client} - "{self.command} {self.path} HTTP/1.1" '
                                 f"{status} {HTTPStatus(status).phrase}")
 
     def do_GET(self) -> None:
         parts = urlsplit(self.path)
+        if self.unit != API and self.faults.active("dashboard-down", self.env.now()):
+            self._send(502, apperrors.NGINX_502.encode(), "text/html",
+                       server=apperrors.NGINX_SERVER)
+            return
         route = self.routes.get(parts.path)
         if route is None:
             self._send(404, b'{"detail":"Not Found"}', "application/json")
             return
         status, body = route(parse_qs(parts.query))
-        if isinstance(body, str):
+        if isinstance(body, Crash):
+            self._send(500, b"Internal Server Error", "text/plain; charset=utf-8")
+            at = self.env.now()
+            for line in apperrors.asgi_lines(self.env.app_dir, body):
+                self.env.log(self.unit, line, at=at)
+            if self.monitor is not None:
+                self.monitor.record(at, parts.path, body)
+        elif isinstance(body, str):
             self._send(status, body.encode(), "text/html; charset=utf-8")
         else:
             self._send(status, json.dumps(body).encode(), "application/json")
@@ -77,47 +120,50 @@ class Handler(BaseHTTPRequestHandler):
     do_HEAD = do_GET
 
 
-def _db(env: HostEnv) -> sqlite3.Connection:
-    return sqlite3.connect(env.world_dir / "db" / "production.sqlite3", timeout=5)
-
-
-def api_routes(env: HostEnv) -> dict[str, Route]:
+def api_routes(env: HostEnv, faults: FaultReader, monitor: ErrorMonitor) -> dict[str, Route]:
     settings = env.read_env_file()
     app_name = settings.get("APP_NAME", "Air Demand")
     environment = settings.get("ENVIRONMENT", "development")
-    started = env.now()
+    database_url = settings.get("DATABASE_URL", "")
+    started = monitor.started
 
-    def now_iso() -> str:
-        return datetime.fromtimestamp(env.now(), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    def db_down() -> bool:
+        return faults.active("db-down", env.now()) is not None
 
     def health(_q: Query) -> tuple[int, dict[str, Any]]:
+        # The app's /health answers from the process alone: it does not touch the database.
         return 200, {"status": "healthy", "app": app_name, "environment": environment,
                      "version": "1.4.2", "uptime_seconds": int(env.now() - started),
-                     "timestamp": now_iso()}
+                     "timestamp": iso(env.now())}
 
     def health_db(_q: Query) -> tuple[int, dict[str, Any]]:
         began = time.monotonic()
         try:
-            with _db(env) as db:
+            if db_down():
+                raise ConnectionRefusedError(apperrors.database_refused(database_url))
+            with contextlib.closing(env.open_database()) as db:
                 roles = db.execute("SELECT COUNT(*) FROM roles").fetchone()[0]
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, ConnectionRefusedError) as exc:
             return 503, {"status": "unhealthy", "database": f"error: {exc}"}
         return 200, {"status": "healthy", "database": "connected", "roles": roles,
                      "latency_ms": round((time.monotonic() - began) * 1000, 2)}
 
     def ready(_q: Query) -> tuple[int, dict[str, Any]]:
+        if db_down():
+            return 503, {"status": "not ready", "checks": {"database": "error", "config": "ok"}}
         return 200, {"status": "ready", "checks": {"database": "ok", "config": "ok"}}
 
     def errors(_q: Query) -> tuple[int, dict[str, Any]]:
         # The seed reads `total_errors` (8.1); the rest is what such an endpoint plausibly adds.
-        since = datetime.fromtimestamp(started, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        return 200, {"total_errors": 0, "errors_by_type": {}, "recent_errors": [],
-                     "since": since}
+        return 200, monitor.report(env.now())
 
-    def roles(q: Query) -> tuple[int, dict[str, Any]]:
+    def roles(q: Query) -> tuple[int, dict[str, Any] | Crash]:
+        if db_down():
+            return 500, apperrors.database_crash(env.app_dir, database_url,
+                                                 apperrors.roles_endpoint_frames(env.app_dir))
         size = max(1, min(100, int((q.get("page_size") or ["20"])[0])))
         page = max(1, int((q.get("page") or ["1"])[0]))
-        with _db(env) as db:
+        with contextlib.closing(env.open_database()) as db:
             total = db.execute("SELECT COUNT(*) FROM roles").fetchone()[0]
             rows = db.execute(
                 "SELECT r.id, r.title, c.name, r.location, r.seniority, r.posted_at FROM roles r "
@@ -145,117 +191,77 @@ def dashboard_routes(env: HostEnv) -> dict[str, Route]:
     return {path: page for path in DASHBOARD_PAGES}
 
 
-def serve(env: HostEnv, unit: str, port: int, routes: dict[str, Route]) -> None:
-    handler = type("BoundHandler", (Handler,), {"env": env, "unit": unit, "routes": routes})
-    ThreadingHTTPServer.allow_reuse_address = True
-    server = ThreadingHTTPServer((env.address, port), handler)
-    server.daemon_threads = True
+class Listener:
+    """The unit's listening socket, served by a thread; closed while the API is down, so a
+    client is refused as by a host where nothing listens, and opened again after."""
+
+    def __init__(self, address: str, port: int, handler: type[Handler]):
+        self.address, self.port, self.handler = address, port, handler
+        self.server: ThreadingHTTPServer | None = None
+        self.thread: threading.Thread | None = None
+
+    def open(self) -> None:
+        ThreadingHTTPServer.allow_reuse_address = True
+        server = ThreadingHTTPServer((self.address, self.port), self.handler)
+        server.daemon_threads = True
+        self.server = server
+        self.thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},
+                                       daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        if self.server is None or self.thread is None:
+            return
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join()
+        self.server = self.thread = None
+
+
+def serve(env: HostEnv, unit: str, port: int, routes: dict[str, Route], faults: FaultReader,
+          monitor: ErrorMonitor | None = None) -> None:
+    handler = type("BoundHandler", (Handler,), {"env": env, "unit": unit, "routes": routes,
+                                                "faults": faults, "monitor": monitor})
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+
+    def down(now: float) -> bool:
+        return unit == API and faults.active("api-down", now) is not None
+
+    listener = Listener(env.address, port, handler)
+    if not down(env.now()):
+        listener.open()  # a port already taken ends the process here, as it ends uvicorn
     env.log(unit, f"INFO:     Started server process [{os.getpid()}]")
     env.log(unit, "INFO:     Waiting for application startup.")
     env.log(unit, "INFO:     Application startup complete.")
     env.log(unit, f"INFO:     Uvicorn running on http://{env.address}:{port} "
                   "(Press CTRL+C to quit)")
-    signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
-    server.serve_forever(poll_interval=0.1)
+    while not stopping.wait(TICK):
+        now = env.now()
+        if down(now):
+            listener.close()
+        elif listener.server is None:
+            with contextlib.suppress(OSError):  # taken meanwhile: the next tick tries again
+                listener.open()
+        if monitor is not None:
+            monitor.catch_up(now)
+    listener.close()
     env.log(unit, "INFO:     Shutting down")
     env.log(unit, "INFO:     Waiting for application shutdown.")
     env.log(unit, "INFO:     Application shutdown complete.")
     env.log(unit, f"INFO:     Finished server process [{os.getpid()}]")
 
 
-def scheduled_between(start: float, end: float, hours: list[int]) -> list[float]:
-    """Every HH:00 UTC in ``hours`` strictly after ``start`` and at or before ``end``."""
-    out = []
-    day = datetime.fromtimestamp(start, UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    while day.timestamp() <= end:
-        for hour in sorted(hours):
-            at = (day + timedelta(hours=hour)).timestamp()
-            if start < at <= end:
-                out.append(at)
-        day += timedelta(days=1)
-    return out
-
-
-def _job(name: str, hours: list[int], at: float) -> str:
-    """An APScheduler job as its log lines show it: name, cron trigger, next run time."""
-    following = scheduled_between(at, at + 2 * 86400, hours)[0]
-    return (f"{name} (trigger: cron[hour='{','.join(map(str, sorted(hours)))}', minute='0'], "
-            f"next run at: {datetime.fromtimestamp(following, UTC):%Y-%m-%d %H:%M:%S UTC})")
-
-
-class SchedulerState(TypedDict):
-    """What the scheduler writes to ``scheduler.json`` (the app's check_health.py reads it)."""
-
-    pid: int
-    started_at: float
-    scrapes: int
-    last_scrape_at: float | None
-    last_scrape_status: str | None
-    last_new_roles: int | None
-
-
-def scheduler(env: HostEnv, unit: str) -> None:
-    settings = env.read_env_file()
-    scrape_hours = [int(h) for h in settings.get("SCRAPE_HOURS", "3,15").split(",") if h.strip()]
-    digest_hour = int(settings.get("DIGEST_HOUR", "4"))
-    recipient = settings.get("DIGEST_RECIPIENT", "team@example.com")
-    stopping = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
-    last = env.now()
-    for job in ("scrape_paraform", "send_daily_digest"):
-        env.log(unit, f'INFO:apscheduler.scheduler:Added job "{job}" to job store "default"')
-    env.log(unit, "INFO:apscheduler.scheduler:Scheduler started")
-    # What the app's scripts/check_health.py reads: the scheduler's pid and its last scrape.
-    state: SchedulerState = {"pid": os.getpid(), "started_at": last, "scrapes": 0,
-                             "last_scrape_at": None, "last_scrape_status": None,
-                             "last_new_roles": None}
-    env.scheduler_state.write_text(json.dumps(state))
-    executor = "INFO:apscheduler.executors.default"
-    while not stopping.wait(0.05):
-        now = env.now()
-        events = [(t, "scrape") for t in scheduled_between(last, now, scrape_hours)]
-        events += [(t, "digest") for t in scheduled_between(last, now, [digest_hour])]
-        for at, kind in sorted(events):
-            scheduled = datetime.fromtimestamp(at, UTC).isoformat(sep=" ")
-            if kind == "scrape":
-                job = _job("scrape_paraform", scrape_hours, at)
-                fetched, new_roles = 180 + int(at) % 61, int(at) % 17
-                lines = [f'{executor}:Running job "{job}" (scheduled at {scheduled})',
-                         f"INFO:app.scrapers.paraform:Fetched {fetched} roles from Paraform: "
-                         f"{new_roles} new, {fetched - new_roles} updated",
-                         f'{executor}:Job "{job}" executed successfully']
-                state.update({"scrapes": state["scrapes"] + 1, "last_scrape_at": at,
-                              "last_scrape_status": "success", "last_new_roles": new_roles})
-            else:
-                job = _job("send_daily_digest", [digest_hour], at)
-                lines = [f'{executor}:Running job "{job}" (scheduled at {scheduled})',
-                         f"INFO:app.services.digest:Daily digest emailed to {recipient} "
-                         f"({int(at) % 23} roles)",
-                         f'{executor}:Job "{job}" executed successfully']
-            for line in lines:
-                _append(env, unit, at, line)
-        if events:
-            tmp = env.scheduler_state.with_suffix(".tmp")
-            tmp.write_text(json.dumps(state))
-            os.replace(tmp, env.scheduler_state)
-        last = now
-    env.log(unit, "INFO:apscheduler.scheduler:Scheduler has been shut down")
-
-
-def _append(env: HostEnv, unit: str, at: float, message: str) -> None:
-    path = env.journal(unit)
-    with path.open("a") as handle:
-        handle.write(f"{at:.3f}\t{unit}\t{os.getpid()}\t{message}\n")
-
-
 def main() -> None:
     unit, host_dir = sys.argv[1], Path(sys.argv[2])
     env = HostEnv.from_environ()
     assert env.host_dir == host_dir, "the host dir argument is there for pgrep and ps"
-    if unit == "air-demand-api":
-        serve(env, unit, env.api_port, api_routes(env))
+    if unit == API:
+        faults = FaultReader(env.faults_file)
+        monitor = ErrorMonitor(env, unit, faults, started=env.now())
+        serve(env, unit, env.api_port, api_routes(env, faults, monitor), faults, monitor)
     elif unit == "air-demand-dashboard":
-        serve(env, unit, env.dashboard_port, dashboard_routes(env))
+        serve(env, unit, env.dashboard_port, dashboard_routes(env), FaultReader(env.faults_file))
     elif unit == "air-demand-scheduler":
         scheduler(env, unit)
     else:

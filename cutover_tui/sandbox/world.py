@@ -323,6 +323,21 @@ class World:
             await asyncio.sleep(0.05)
         return found
 
+    def inject(self, host_name: str, fault: str, start: float, duration: float,
+               **params: Any) -> None:
+        """Give host ``host_name`` an incident from ``start`` (on the world's clock, so it can be
+        set before the clock gets there) for ``duration`` seconds: one of ``faults.KINDS``
+        (``api-down``, ``scrape-fail``, ``db-down``, ``dashboard-down``, ``errors`` with
+        ``count``). Its services read it from the host's faults file; it ends by itself."""
+        from ..errors import ConfigError
+        from .faults import add_fault, make_fault
+
+        if host_name not in self.hosts:
+            raise ConfigError(f"the world has no host {host_name!r}: it has "
+                              f"{', '.join(self.hosts) or 'none yet'}")
+        add_fault(self.hosts[host_name].env.faults_file,
+                  make_fault(fault, start, duration, params))
+
     def droplet_api(self, **kwargs: Any) -> Any:
         from ..remote.droplets import DropletAPI
 

@@ -1,6 +1,7 @@
 """Step kinds: one module each, behind ``plan(book, step)`` and ``async run(ctx, step)``.
-Which module runs which kind is said once, in the registry ``runbook/kinds.py``; a module is
-imported when a step of its kind is first planned or run."""
+Which module runs which kind is said once, in the registry ``runbook/kinds.py``; a kind's module
+is imported when a step of its kind first runs. Plans come from ``plans.py`` without it: showing
+what a step will do imports none of the kinds' run-time modules."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import importlib
 from types import ModuleType
 from typing import Any
 
-from ..runbook.kinds import step_module
+from ..runbook.kinds import KINDS, step_module
 
 
 def kind_module(kind: str) -> ModuleType:
@@ -17,7 +18,9 @@ def kind_module(kind: str) -> ModuleType:
 
 def plan_step(book: Any, step: Any) -> list[Any]:
     """What the step will do, then where its expectations come from (``source``)."""
-    items: list[Any] = kind_module(step.kind).plan(book, step)
+    from .plans import PLANS
+
+    items: list[Any] = PLANS[KINDS[step.kind].step_module](book, step)
     if getattr(step, "source", ""):
         from ..events import PlanItem
 

@@ -3,8 +3,9 @@
 On the host: ``pg_dump`` with the credentials from the host's ``.env`` (the password travels on
 the SSH channel's stdin into ``PGPASSWORD``, never on a command line), written to a temporary
 name and renamed, then hashed there. Downloaded over the same SSH connection by SFTP into a
-``.partial`` file, hashed here, checked (``pg_restore --list`` or ``gzip -t``, table count, row
-counts, optionally a scratch restore) and only then renamed to its final name.
+``.partial`` file and hashed on the way (one pass over the bytes), the two hashes compared,
+checked (``pg_restore --list`` or ``gzip -t``, table count, row counts, optionally a scratch
+restore) and only then renamed to its final name.
 """
 
 from __future__ import annotations
@@ -23,38 +24,19 @@ from ..checklist import tail
 from ..clock import iso
 from ..envfile import EnvFile
 from ..errors import GateClosed, cause_of
-from ..events import PlanItem, Verdict
+from ..events import Verdict
 from ..records import RunRecords, StepState
 from ..runbook import BackupStep, Runbook
 from .backup_verify import scratch_restore, sha256_file, verify_local
-from .base import StepContext, where
+from .base import StepContext
 from .env_edit import read_remote
+from .plans import MIN_FREE, plan_backup
+
+plan = plan_backup  # what the kind will do (plans.py: planning imports no run-time module)
 
 # SFTP reads of 256 KiB, 16 in flight: the fastest setting measured (docs/benchmarks.md).
 BLOCK_SIZE = 256 * 1024
 MAX_REQUESTS = 16
-MIN_FREE = 64 * 1024 * 1024
-
-
-def plan(book: Runbook, step: BackupStep) -> list[PlanItem]:
-    host = where(book, step.host)
-    ext = ".dump" if step.format == "custom" else ".sql.gz"
-    dump = "pg_dump -Fc" if step.format == "custom" else "pg_dump | gzip"
-    checks = ["sha256 on both ends", "pg_restore --list" if step.format == "custom" else "gzip -t"]
-    if step.expect_tables is not None:
-        checks.append(f"{step.expect_tables} tables")
-    checks += [f"{t} rows in [{r.min}, {r.max if r.max is not None else '∞'}]"
-               for t, r in step.row_counts.items()]
-    return [
-        PlanItem("check", f"at least {MIN_FREE // 2**20} MiB free in {step.remote_dir} on "
-                          f"{step.host} and in {step.local_dir} here"),
-        PlanItem(host, f"read {step.database_url_key} from {step.env_file} (masked)"),
-        PlanItem(host, f"{dump} → {step.remote_dir}/{step.name_prefix}<UTC time>{ext} "
-                       "(password via stdin, never argv)"),
-        PlanItem("local", f"download over SFTP to {step.local_dir}/, then verify: "
-                          f"{', '.join(checks)}"),
-        PlanItem("local", f"scratch restore: {step.restore_check}"),
-    ]
 
 
 # asyncpg's ``ssl`` query parameter, as libpq's sslmode (libpq refuses ``ssl``).
@@ -165,9 +147,10 @@ async def run(ctx: StepContext, step: BackupStep) -> Verdict:
                               f"{size // 2**20} MiB: free some space and retry", command=command)
     final = local_dir / name
     partial = local_dir / (name + ".partial")
-    await download(ctx, step.host, remote_path, partial, size)
+    local_sha = await download(ctx, step.host, remote_path, partial, size)
     try:
-        evidence = await asyncio.to_thread(verify_local, partial, remote_sha.group(1), step)
+        evidence = await asyncio.to_thread(verify_local, partial, remote_sha.group(1), step,
+                                           local_sha)
         restore = await restore_if_wanted(ctx, partial, step)
     except GateClosed as exc:
         rejected = partial.with_name(name + ".rejected")
@@ -217,10 +200,11 @@ def private_dir(path: Path) -> Path:
 
 
 async def download(ctx: StepContext, host: str, remote_path: str, local: Path,
-                   size: int) -> None:
+                   size: int) -> str:
+    """Download the dump into ``local`` (a new file, 0600), hashing it on the way: its sha256."""
     started = time.monotonic()
 
-    def progress(_src: bytes, _dst: bytes, done: int, total: int) -> None:
+    def progress(done: int, total: int) -> None:
         rate = done / max(1e-6, time.monotonic() - started)
         eta = (total - done) / rate if rate else 0
         ctx.progress(done, total, f"{done / 2**20:.1f}/{total / 2**20:.1f} MiB, "
@@ -232,8 +216,10 @@ async def download(ctx: StepContext, host: str, remote_path: str, local: Path,
         local.unlink(missing_ok=True)
         os.close(os.open(local, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))  # guard: backup-file-mode
         async with ctx.ssh.sftp(host) as sftp:
-            await sftp.get(remote_path, str(local), block_size=BLOCK_SIZE,
-                           max_requests=MAX_REQUESTS, progress_handler=progress)
+            sha256: str = await sftp.get_hashed(remote_path, local, block_size=BLOCK_SIZE,
+                                                max_requests=MAX_REQUESTS, size=size,
+                                                progress=progress)
+            return sha256
     except BaseException:
         local.unlink(missing_ok=True)
         raise

@@ -91,10 +91,12 @@ def inspect_dump(path: Path, fmt: str) -> dict[str, Any]:
     return {"tables": sorted(tables), "rows": rows}
 
 
-def verify_local(path: Path, expected_sha: str, step: BackupStep) -> dict[str, Any]:
-    """Raise ``GateClosed`` with the reason unless the local file is a whole, valid dump."""
-    actual = sha256_file(path)
-    if actual != expected_sha:
+def verify_local(path: Path, expected_sha: str, step: BackupStep,
+                 actual: str | None = None) -> dict[str, Any]:
+    """Raise ``GateClosed`` with the reason unless the local file is a whole, valid dump.
+    ``actual``: its sha256 as the download computed it (else it is read again to hash it)."""
+    actual = actual or sha256_file(path)
+    if actual != expected_sha:  # guard: backup-sha256-compared
         raise GateClosed(f"sha256 mismatch: the host computed {expected_sha[:16]}…, the local "
                          f"file {path.name} has {actual[:16]}…")
     found = inspect_dump(path, step.format)

@@ -19,7 +19,7 @@ from typing import Any
 
 from ..checklist import Checklist
 from ..clock import Clock
-from ..events import OutputLine, PlanItem, Progress, StepEvent
+from ..events import OutputLine, Progress, StepEvent
 from ..masking import Masker
 from ..operator import Operator
 from ..patterns import RegexTooSlow, search
@@ -67,15 +67,6 @@ class StepContext:
         the name was typed)."""
         self.checklist.read()
         return self.checklist.records
-
-
-def where(book: Runbook, host_name: str) -> str:
-    host = book.hosts[host_name]
-    return f"{host_name} ({host.user}@{host.address}:{host.port})"
-
-
-def ssh_item(book: Runbook, host_name: str, command: str) -> PlanItem:
-    return PlanItem(where(book, host_name), command)
 
 
 # What a check found, for the step's verdict and for `cutover preflight`: the expectation held

@@ -1,6 +1,6 @@
 """What the droplet steps share: the DigitalOcean API called off the event loop, the runbook's
-host resolved to its droplet (refused when the IP differs), the identity a step records, and an
-action waited for with its progress shown."""
+host resolved to its droplet (refused when the IP differs), the identity a step records, an
+action waited for with its progress shown, and the plan's line for an approval (``cosign``)."""
 
 from __future__ import annotations
 

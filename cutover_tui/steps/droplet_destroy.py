@@ -1,8 +1,9 @@
 """``droplet_destroy``: a droplet destroyed behind live preconditions (``preconditions.py``), a
-re-identification of the droplet by id, name and IP just before the call, and its name typed
-exactly. The intent is recorded (fsynced) before the DELETE is sent; it is sent once, never
-retried, and a run that stopped after recording it re-reads the droplet instead of sending
-again.
+re-identification of the droplet by id, name and IP just before the call, its name typed
+exactly and, on a ``cosign = true`` step, another operator's approval of exactly that
+(``cosign.require_approval``). The intent is recorded (fsynced) before the DELETE is sent; it
+is sent once, never retried, and a run that stopped after recording it re-reads the droplet
+instead of sending again.
 """
 
 from __future__ import annotations
@@ -10,37 +11,18 @@ from __future__ import annotations
 from typing import Any
 
 from ..clock import iso
+from ..cosign import live_facts, require_approval
 from ..errors import CutoverError, DropletNotFound
-from ..events import PlanItem, Verdict
+from ..events import Verdict
 from ..evidence import INTENT_KEYS, DestroyIntent
 from ..records import StepState
-from ..runbook import DropletDestroyStep, Runbook
+from ..runbook import DropletDestroyStep
 from .base import StepContext
 from .droplet_base import api_call, follow_action, identity, resolve
+from .plans import plan_droplet_destroy
 from .preconditions import preconditions
 
-
-def plan(book: Runbook, step: DropletDestroyStep) -> list[PlanItem]:
-    host = book.hosts[step.host]
-    api = "DigitalOcean API"
-    items = [PlanItem("check", "preconditions, live: verified backup with its checksum; "
-                               f"{step.monitoring_days}-day monitoring over, its daily "
-                               "checks on distinct days, no red flag; droplet off ≥ "
-                               f"{step.min_powered_off} by its action history (GET "
-                               "/v2/droplets/<id>/actions); "
-                               f"{step.healthy_host} healthy now; the checklist's times "
-                               "sane")]
-    items.append(PlanItem(api, f"re-identify droplet {host.droplet} ({host.address}) by id, "
-                               "name and IP"))
-    items.append(PlanItem("operator", f"type the droplet name {host.droplet!r} exactly"))
-    if step.snapshot_first:
-        items.append(PlanItem(api, "POST /v2/droplets/<id>/actions type=snapshot"))
-    items.append(PlanItem("check", "every precondition again, and the droplet re-identified "
-                                   "(id, name, IP, status off): any change stops here"))
-    items.append(PlanItem("checklist", "record 'destroy of droplet <id> sent at <time> by "
-                                       "<operator>' (fsynced)"))
-    items.append(PlanItem(api, "DELETE /v2/droplets/<id>  (sent once, never retried)"))
-    return items
+plan = plan_droplet_destroy  # what the kind will do (plans.py: planning imports no run-time module)
 
 
 def _powered_off_identity(ctx: StepContext, host_name: str) -> dict[str, Any]:
@@ -159,6 +141,11 @@ async def run(ctx: StepContext, step: DropletDestroyStep) -> Verdict:
     if changed:  # guard: destroy-identity
         return Verdict(False, "not destroyed: the droplet changed while the name was typed ("
                               f"{'; '.join(changed)})", command=command, evidence=evidence)
+    if step.cosign:  # four eyes: another operator approved this droplet and these checks
+        refusal = await require_approval(ctx, step, await live_facts(ctx, step, again, checks))
+        if refusal is not None:  # guard: cosign-destroy
+            return Verdict(False, f"not destroyed: {refusal}", command=command,
+                           evidence=evidence)
     # The intent, on disk (the checklist's write is fsynced) before the DELETE goes out.
     sent_at = iso(ctx.clock.time())
     intent = f"destroy of droplet {droplet.id} sent at {sent_at} by {ctx.operator.name}"

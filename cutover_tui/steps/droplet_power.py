@@ -13,33 +13,15 @@ import shlex
 
 from ..aio import bounded
 from ..clock import iso
+from ..cosign import live_facts, require_approval
 from ..errors import cause_of
-from ..events import PlanItem, Verdict
-from ..runbook import DropletPowerStep, Runbook
-from .base import StepContext, where
+from ..events import Verdict
+from ..runbook import DropletPowerStep
+from .base import StepContext
 from .droplet_base import api_call, follow_action, identity, resolve
+from .plans import plan_droplet_power
 
-
-def plan(book: Runbook, step: DropletPowerStep) -> list[PlanItem]:
-    host = book.hosts[step.host]
-    api = "DigitalOcean API"
-    items: list[PlanItem] = []
-    if step.action == "off":
-        items.append(PlanItem("operator", f"confirm powering off {host.droplet} (asked before "
-                                          "anything is stopped)"))
-        for i, unit in enumerate(step.stop_services):
-            items.append(PlanItem(where(book, step.host), f"systemctl stop {unit}"))
-            if i == 0 and len(step.stop_services) > 1 and step.stop_pause_seconds:
-                items.append(PlanItem(where(book, step.host), f"sleep {step.stop_pause_seconds:g}"))
-        items.append(PlanItem(api, f"POST /v2/droplets/<id of {host.droplet}>/actions "
-                                   f"type=shutdown; type=power_off if not off within "
-                                   f"{step.shutdown_timeout:g}s"))
-        items.append(PlanItem("check", f"{host.address}:{host.port} stops answering"))
-    else:
-        items.append(PlanItem(api, f"POST /v2/droplets/<id of {host.droplet}>/actions "
-                                   "type=power_on"))
-        items.append(PlanItem("check", f"{host.address}:{host.port} answers SSH again"))
-    return items
+plan = plan_droplet_power  # what the kind will do (plans.py: planning imports no run-time module)
 
 
 async def port_answers(address: str, port: int, timeout: float = 2.0) -> bool:
@@ -74,6 +56,11 @@ async def _power_off(ctx: StepContext, step: DropletPowerStep) -> Verdict:
     if not await ctx.operator.confirm(step.id, question, detail):  # guard: power-off-asks-first
         return Verdict(False, "power off was not confirmed: nothing was stopped, the droplet "
                               "is still on", command=command, evidence=evidence)
+    if step.cosign:  # four eyes: another operator's approval of this droplet, as it is now
+        refusal = await require_approval(ctx, step, await live_facts(ctx, step, droplet))
+        if refusal is not None:  # guard: cosign-power-off
+            return Verdict(False, f"not powered off: {refusal}; nothing was stopped, the "
+                                  "droplet is still on", command=command, evidence=evidence)
     stopped = []
     for i, unit in enumerate(step.stop_services):
         result = await ctx.ssh.run(step.host, f"systemctl stop {shlex.quote(unit)}",
@@ -121,6 +108,10 @@ async def _power_on(ctx: StepContext, step: DropletPowerStep) -> Verdict:
     if droplet.status != "active":
         if not await ctx.operator.confirm(step.id, f"Power on {droplet.describe()}?"):
             return Verdict(False, "power on was not confirmed", command=command)
+        if step.cosign:
+            refusal = await require_approval(ctx, step, await live_facts(ctx, step, droplet))
+            if refusal is not None:
+                return Verdict(False, f"not powered on: {refusal}", command=command)
         api = ctx.droplets()
         action = await api_call(ctx, api.post_action, droplet.id, "power_on")
         evidence["power_on_action"] = action["id"]

@@ -22,25 +22,14 @@ from typing import Any
 
 from ..envfile import EnvDiff, EnvFile, diff
 from ..errors import EnvFileError, SSHError
-from ..events import PlanItem, Verdict
-from ..masking import mask_value
-from ..runbook import EnvEditStep, EnvRestoreStep, Runbook
-from .base import StepContext, where
+from ..events import Verdict
+from ..runbook import EnvEditStep, EnvRestoreStep
+from .base import StepContext
+from .plans import plan_env_edit
+
+plan = plan_env_edit  # what the kind will do (plans.py: planning imports no run-time module)
 
 MAX_DRIFT_RETRIES = 3
-
-
-def plan(book: Runbook, step: EnvEditStep | EnvRestoreStep) -> list[PlanItem]:
-    host = where(book, step.host)
-    if isinstance(step, EnvRestoreStep):
-        return [PlanItem(host, f"restore {step.path} from the backup step {step.from_step} made "
-                               "(diff shown first; the current file is backed up too)")]
-    items = [PlanItem(host, f"edit {step.path}: {key}={mask_value(key, value)}")
-             for key, value in step.set.items()]
-    items += [PlanItem(host, f"edit {step.path}: remove {key}") for key in step.unset]
-    items.append(PlanItem(host, f"back up {step.path} to {step.path}.bak-<UTC time>, write the "
-                                "new file atomically, verify its sha256"))
-    return items
 
 
 async def read_remote(ctx: StepContext, host: str, path: str) -> tuple[str, int | None]:

@@ -16,27 +16,17 @@ from ..aio import bounded
 from ..checklist import tail
 from ..credentials import local_env
 from ..errors import cause_of
-from ..events import PlanItem, Verdict
+from ..events import Verdict
 from ..patterns import RegexTooSlow, finditer
-from ..runbook import LocalStep, PassThreshold, Runbook
+from ..runbook import LocalStep, PassThreshold
 from .base import ABSENT, DIFFERS, MATCHED, UNANSWERED, Check, StepContext, exit_check, failed
+from .plans import plan_local
+
+plan = plan_local  # what the kind will do (plans.py: planning imports no run-time module)
 
 # A command stopped (timed out, or the step cancelled) gets SIGTERM, then SIGKILL this much later:
 # its whole process group, children included.
 KILL_GRACE_SECONDS = 5
-
-
-def plan(book: Runbook, step: LocalStep) -> list[PlanItem]:
-    env = " ".join(f"{k}={v}" for k, v in step.env.items())
-    where = f"local (in {step.cwd})" if step.cwd else "local"
-    items = [PlanItem(where, f"{env + ' ' if env else ''}{step.command}")]
-    if step.pass_env:
-        items.append(PlanItem(where, f"the command sees the tool's {', '.join(step.pass_env)} "
-                                     "(pass_env)"))
-    if step.threshold:
-        total = f" of {step.threshold.of}" if step.threshold.of else ""
-        items.append(PlanItem("check", f"at least {step.threshold.min_passed}{total} pass"))
-    return items
 
 
 async def run_local(ctx: StepContext, command: str, cwd: Path, env: dict[str, str],

@@ -10,12 +10,14 @@ import asyncio
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from ..clock import iso
 from ..durations import format_duration, parse_duration
 from ..errors import CutoverError
 from ..health import HealthProbe
+from ..monitor.store import store_path
 from ..records import RunRecords, StepState
 from ..recordtimes import CLOCK_TOLERANCE, stamp, time_problems
 from ..runbook import DropletDestroyStep, Runbook
@@ -104,7 +106,6 @@ def monitoring_period(records: RunRecords, book: Runbook, step: DropletDestroySt
     ends = start + step.monitoring_days * 86400
     phase = next(p for p in book.all_phases if p.id == step.monitoring_phase)
     pending = [s.id for s in phase.steps if records[s.id].state is not StepState.DONE]
-    flags = records.red_flags
     if now < ends:
         return Precondition(name, False, f"{format_duration(ends - now)} of the "
                                          f"{step.monitoring_days}-day period left (ends "
@@ -112,8 +113,6 @@ def monitoring_period(records: RunRecords, book: Runbook, step: DropletDestroySt
     if pending:
         return Precondition(name, False, f"{len(pending)} monitoring check(s) not done: "
                                          f"{', '.join(pending[:4])}")
-    if flags:
-        return Precondition(name, False, f"red flag recorded: {flags[-1]}")
     stamps = {s.id: stamp(records[s.id].finished_at) for s in phase.steps}
     missing = [step_id for step_id, when in stamps.items() if when is None]
     if missing:
@@ -143,7 +142,39 @@ def monitoring_period(records: RunRecords, book: Runbook, step: DropletDestroySt
         return Precondition(name, False, "; ".join(problems[:3]))
     return Precondition(name, True, f"ended {iso(ends)}; {len(phase.steps)} checks done on "
                                     f"{len(days)} day(s), each ≥ {DAY_GAP // 3600}h apart, the "
-                                    "last after the end; no red flag")
+                                    "last after the end")
+
+
+def red_flags(records: RunRecords, book: Runbook, step: DropletDestroyStep, now: float,
+              store_file: Path | None = None) -> Precondition:
+    """No red flag: the watcher's rules (``[red_flags]``), the ones raised by hand, silences;
+    and every rule of the runbook was watched all week (the watcher's store beside the record
+    has its probes, no gap longer than the rule allows): no flag is not the same as no look."""
+    from ..monitor.gate import red_flag_verdict, unwatched
+
+    cutover = records[step.cutover_step]
+    start = stamp(cutover.finished_at) if cutover.state is StepState.DONE else None
+    length = step.monitoring_days * 86400
+    met, why = red_flag_verdict(records.data, records.red_flags, start, length, now)
+    if met and start is not None:
+        # Watched from when the monitoring phase began (the phase before it ended: seed 7 follows
+        # 6's post-cutover validation) to the week's end.
+        watched_from = max([start, *_phase_finished(records, book, step.monitoring_phase, -1)])
+        gaps = unwatched(book, store_file, watched_from, min(now, start + length))
+        if gaps:  # guard: week-watched
+            return Precondition("no red flag", False, "not watched: " + "; ".join(gaps[:3]))
+    return Precondition("no red flag", met, why)
+
+
+def _phase_finished(records: RunRecords, book: Runbook, phase_id: str,
+                    offset: int) -> list[float]:
+    """When the steps of the phase ``offset`` away from ``phase_id`` finished (recorded ones)."""
+    ids = [p.id for p in book.phases]
+    if phase_id not in ids or not 0 <= ids.index(phase_id) + offset < len(ids):
+        return []
+    phase = book.phases[ids.index(phase_id) + offset]
+    times = [stamp(records[s.id].finished_at) for s in phase.steps]
+    return [t for t in times if t is not None]
 
 
 def record_times(records: RunRecords, step: DropletDestroyStep, actions: list[dict[str, Any]],
@@ -194,6 +225,7 @@ async def preconditions(ctx: StepContext, step: DropletDestroyStep,
                             reason or "the local backup file exists with its recorded sha256"))
     # 2. The monitoring period, its days measured by the times recorded as the checks ran.
     out.append(monitoring_period(records, ctx.book, step, now))
+    out.append(red_flags(records, ctx.book, step, now, store_path(ctx.checklist.path)))
     # 3. Powered off long enough, by DigitalOcean's history of the droplet's actions.
     actions: list[dict[str, Any]] = []
     server_now: float | None = None

@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import difflib
 import os
-import shlex
 import stat
 from collections import Counter
 from dataclasses import dataclass, field
@@ -24,10 +23,13 @@ from typing import Any
 from ..aio import bounded
 from ..credentials import local_env
 from ..errors import cause_of
-from ..events import PlanItem, Verdict
-from ..runbook import RepoEditStep, Runbook
+from ..events import Verdict
+from ..runbook import RepoEditStep
 from .base import StepContext
 from .local import stop_group
+from .plans import plan_repo_edit
+
+plan = plan_repo_edit  # what the kind will do (plans.py: planning imports no run-time module)
 
 GIT_TIMEOUT = 60  # status, diff, add, commit: local and quick
 GIT_PUSH_TIMEOUT = 120  # the network, a remote's hooks
@@ -43,18 +45,6 @@ class RepoDiff:
 
     def unified_lines(self) -> list[str]:
         return [line for lines in self.files.values() for line in lines] or ["(no changes)"]
-
-
-def plan(book: Runbook, step: RepoEditStep) -> list[PlanItem]:
-    items = [PlanItem(f"local repo {step.repo}", f"replace {step.find!r} with {step.replace!r} in "
-                                                 f"{', '.join(step.files)}")]
-    if step.commit_message:
-        items.append(PlanItem(f"local repo {step.repo}",
-                              f"git add {' '.join(step.files)} && git commit -m "
-                              f"{shlex.quote(step.commit_message)}"))
-    if step.push:
-        items.append(PlanItem(f"local repo {step.repo}", "git push"))
-    return items
 
 
 async def git(repo: Path, *args: str, timeout: float = GIT_TIMEOUT) -> tuple[int, str]:
@@ -185,6 +175,8 @@ async def run(ctx: StepContext, step: RepoEditStep) -> Verdict:
             ctx.say(f"updated {name}")
     else:
         ctx.say(f"no file still contains {step.find!r}")
+    earlier = ""  # with nothing to change: the commit that made the change before
+    committed_now = False
     if step.commit_message:
         code, staged = await git(repo, "diff", "--name-only", "HEAD", "--", *step.files)
         if staged:
@@ -196,16 +188,53 @@ async def run(ctx: StepContext, step: RepoEditStep) -> Verdict:
             if code != 0:
                 return Verdict(False, f"git commit failed: {cause_of(out)}",
                                command=title, evidence=evidence)
+            committed_now = True
+        else:
+            earlier = await _earlier_commit(repo, step.commit_message, step.files)
         _, head = await git(repo, "rev-parse", "HEAD")
         evidence["commit"] = head
+    pushed = ""  # what the push did, for the summary
     if step.push:
+        _, head = await git(repo, "rev-parse", "HEAD")
+        # Where the branch pushes to, as this repository last saw it: at HEAD already, the push
+        # has nothing to send (a retry after a push that went through).
+        _, remote = await git(repo, "rev-parse", "--verify", "--quiet", "@{push}")
         code, out = await git(repo, "push", timeout=GIT_PUSH_TIMEOUT)
         ctx.say(out)
         if code != 0:
             return Verdict(False, f"git push failed: {cause_of(out)}", command=title,
                            evidence=evidence)
         evidence["pushed"] = True
-    return Verdict(True, f"{len(new_texts)} file(s) changed in {repo}" +
-                   (", committed" if step.commit_message else "") +
-                   (" and pushed" if step.push else ""), command=title,
-                   output="\n".join(shown.unified_lines()), evidence=evidence)
+        known, target = await git(repo, "rev-parse", "--abbrev-ref", "@{push}")
+        to = f" to {target}" if known == 0 and target else ""
+        pushed = "already pushed" if remote == head else f"pushed the commit {head[:12]}{to}"
+    return Verdict(True, _summary(repo, step, len(new_texts), committed_now, earlier, pushed),
+                   command=title, output="\n".join(shown.unified_lines()), evidence=evidence)
+
+
+async def _earlier_commit(repo: Path, message: str, files: list[str]) -> str:
+    """The commit (abbreviated) that made the change already: the last one of ``files`` with
+    the step's commit message; "" when there is none."""
+    _, found = await git(repo, "log", "-1", "--format=%H", "--fixed-strings",
+                         f"--grep={message.splitlines()[0]}", "--", *files)
+    return found[:12]
+
+
+def _summary(repo: Path, step: RepoEditStep, changed: int, committed_now: bool, earlier: str,
+             pushed: str) -> str:
+    """What this run did, as it happened: a retry after a failed push says it only pushed,
+    never "0 file(s) changed, committed and pushed"."""
+    if changed:
+        done = f"{changed} file(s) changed in {repo}"
+        if committed_now:
+            done += ", committed"
+        if pushed:
+            done += " and pushed" if pushed.startswith("pushed") else f"; {pushed}"
+        return done
+    if earlier:
+        done = f"nothing to change: the change was already committed ({earlier})"
+    else:
+        done = f"nothing to change: no file in {repo} still contains {step.find!r}"
+        if step.commit_message:
+            done += "; nothing to commit"
+    return f"{done}; {pushed}" if pushed else done

@@ -7,9 +7,13 @@ import shlex
 
 from ..checklist import tail
 from ..errors import cause_of
-from ..events import PlanItem, Verdict
-from ..runbook import Runbook, ServicesStep
-from .base import ABSENT, DIFFERS, MATCHED, Check, StepContext, ssh_item
+from ..events import Verdict
+from ..runbook import ServicesStep
+from .base import ABSENT, DIFFERS, MATCHED, Check, StepContext
+from .plans import expected_state, plan_services
+from .plans import service_commands as commands
+
+plan = plan_services  # what the kind will do (plans.py: planning imports no run-time module)
 
 ACTIVE_LINE = re.compile(r"^\s*Active:\s+(\S+)\s+\(([^)]*)\)", re.MULTILINE)
 
@@ -18,30 +22,6 @@ def parse_status(output: str) -> str:
     """'active (running)', 'inactive (dead)', 'failed (Result: exit-code)' or 'unknown'."""
     match = ACTIVE_LINE.search(output)
     return f"{match.group(1)} ({match.group(2)})" if match else "unknown"
-
-
-def expected_state(step: ServicesStep) -> str:
-    wanted = step.expect or ("inactive" if step.action == "stop" else "active")
-    return "active (running)" if wanted == "active" else "inactive (dead)"
-
-
-def commands(step: ServicesStep) -> list[str]:
-    out = []
-    if step.action != "status":
-        for unit in step.units:
-            out.append(f"systemctl {step.action} {shlex.quote(unit)}")
-            if step.pause_after.get(unit):
-                out.append(f"sleep {step.pause_after[unit]:g}")
-    if step.settle_seconds:
-        out.append(f"sleep {step.settle_seconds:g}")
-    out += [f"systemctl status {shlex.quote(u)} --no-pager" for u in step.units]
-    return out
-
-
-def plan(book: Runbook, step: ServicesStep) -> list[PlanItem]:
-    items = [ssh_item(book, step.host, c) for c in commands(step)]
-    items.append(PlanItem("check", f"each unit is {expected_state(step)}"))
-    return items
 
 
 async def run(ctx: StepContext, step: ServicesStep) -> Verdict:

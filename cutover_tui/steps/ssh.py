@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from ..checklist import tail
 from ..errors import cause_of
-from ..events import PlanItem, Verdict
-from ..runbook import Runbook, SshStep
+from ..events import Verdict
+from ..runbook import SshStep
 from .base import (
     UNANSWERED,
     Check,
@@ -13,24 +13,11 @@ from .base import (
     exit_check,
     failed,
     judge_output_in_worker,
-    ssh_item,
     summary_of,
 )
+from .plans import plan_ssh
 
-
-def plan(book: Runbook, step: SshStep) -> list[PlanItem]:
-    items = [ssh_item(book, step.host, step.command)]
-    if step.follow_seconds:
-        items.append(PlanItem("engine", f"watch for {step.follow_seconds:g}s, then stop"))
-    checks = [f"output matches /{pattern}/" for pattern in step.expect_regex]
-    checks += [f"output has no /{pattern}/" for pattern in step.reject_regex]
-    if step.number is not None:
-        bounds = [f"≥ {step.number.min:g}" if step.number.min is not None else "",
-                  f"≤ {step.number.max:g}" if step.number.max is not None else ""]
-        checks.append(f"{step.number.label} from /{step.number.regex}/ "
-                      f"{' and '.join(b for b in bounds if b)}".rstrip())
-    items += [PlanItem("check", check) for check in checks]
-    return items
+plan = plan_ssh  # what the kind will do (plans.py: planning imports no run-time module)
 
 
 async def run(ctx: StepContext, step: SshStep) -> Verdict:

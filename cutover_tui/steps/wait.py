@@ -7,20 +7,13 @@ from datetime import UTC, datetime, timedelta
 
 from ..clock import iso, parse_iso
 from ..durations import format_duration, parse_duration
-from ..events import PlanItem, Verdict
+from ..events import Verdict
 from ..records import StepState
-from ..runbook import Runbook, WaitStep
+from ..runbook import WaitStep
 from .base import StepContext
+from .plans import plan_wait
 
-
-def plan(book: Runbook, step: WaitStep) -> list[PlanItem]:
-    if step.since_step:
-        text = f"wait until {step.after} after step {step.since_step} finished"
-    elif step.until_utc:
-        text = f"wait until the next {' or '.join(step.until_utc)} UTC"
-    else:
-        text = f"wait {step.duration}"
-    return [PlanItem("clock", text)]
+plan = plan_wait  # what the kind will do (plans.py: planning imports no run-time module)
 
 
 def next_utc_time(now: float, times: list[str]) -> float:

@@ -1,11 +1,13 @@
 """The live health panel: every runbook health endpoint and service, old and new hosts side by
 side, with status, latency and a short history. It only renders the samples
 (``cutover_tui.health``) posted to it: green ok, yellow degraded (answers, but not as
-expected), red down."""
+expected), red down; a host the run itself powered off or destroyed (``cutover_tui.hostsoff``,
+from the run record) is not down but "powered off by 5.2 at 02:31 UTC", dim."""
 
 from __future__ import annotations
 
-from collections import deque
+from collections import Counter, deque
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from rich.table import Table
@@ -13,6 +15,9 @@ from rich.text import Text
 from textual.widgets import Static
 
 from cutover_tui.health import DEGRADED, DOWN, HealthSample, Sample, ServiceSample
+from cutover_tui.hostsoff import HostOff, hosts_off
+
+from .healthrows import left_out, shown_endpoints, view_key
 
 BARS = "▁▂▃▄▅▆▇█"
 HISTORY = 12
@@ -66,13 +71,26 @@ class HealthPanel(Static):
     """
 
     def __init__(self, hosts: dict[str, str], endpoints: list[str], services: list[str],
-                 board: HealthBoard, **kwargs) -> None:
+                 board: HealthBoard,
+                 hosts_off: Callable[[], Mapping[str, HostOff]] | None = None,
+                 **kwargs) -> None:
         super().__init__(**kwargs)
         self.hosts = hosts  # name -> label
         self.endpoints = endpoints
         self.services = services
         self.board = board
+        # The hosts the run took down itself, read at each repaint: their silence is the plan,
+        # not an outage. By default from the wizard's session (its cached run record).
+        self.hosts_off = hosts_off or self._hosts_off_of_session
         self.border_title = "Live health"
+        self._drawn: tuple[object, ...] | None = None  # what the last redraw showed
+        self._rows = 0  # endpoint rows drawn per host: a redraw with as many needs no layout
+
+    def _hosts_off_of_session(self) -> Mapping[str, HostOff]:
+        session = getattr(self.app, "session", None)
+        if session is None:
+            return {}
+        return hosts_off(session.book, session.checklist.records)
 
     def on_mount(self) -> None:
         self.refresh_view()
@@ -81,30 +99,44 @@ class HealthPanel(Static):
         grid = Table.grid(expand=True, padding=(0, 1))
         for _ in self.hosts:
             grid.add_column(ratio=1)
-        grid.add_row(*[self._host_table(h) for h in self.hosts])
+        down = self.hosts_off()
+        grid.add_row(*[self._host_table(h, down.get(h)) for h in self.hosts])
         return grid
 
-    def _host_table(self, host: str) -> Table:
+    def _host_table(self, host: str, off: HostOff | None = None) -> Table:
         table = Table(title=Text(self.hosts[host], style="bold"), expand=True, box=None,
                       show_header=False, padding=(0, 1), title_justify="left")
-        table.add_column("endpoint", ratio=3, no_wrap=True)
-        table.add_column("state", ratio=4, no_wrap=True)
-        table.add_column("history", width=HISTORY, no_wrap=True)
-        for endpoint in self.endpoints:
+        if off is None:
+            table.add_column("endpoint", ratio=3, no_wrap=True)
+            table.add_column("state", ratio=4, no_wrap=True)
+            table.add_column("history", width=HISTORY, no_wrap=True)
+        else:  # its history is of the silence the run made: room for who made it, and when
+            table.add_column("endpoint", no_wrap=True)
+            table.add_column("state", ratio=1, no_wrap=True)
+        shown, hidden = self._shown(host)
+        for endpoint in shown:
             state = self.board.states.setdefault((host, endpoint), EndpointState())
             sample = state.sample
             if sample is None:
                 status = Text("… waiting for the first poll", style="dim")
             elif sample.ok:
                 status = Text(f"● {sample.reason} {sample.latency_ms or 0:.0f} ms", style="green")
+            elif off is not None and sample.verdict == DOWN:
+                status = Text(f"○ {off.sentence(sample.at)}", style="dim")
             else:
                 style = "bold yellow" if sample.verdict == DEGRADED else "bold red"
                 status = Text(f"● {sample.reason}", style=style)
-            table.add_row(endpoint, status, sparkline(list(state.history)))
+            table.add_row(endpoint, status,
+                          *([sparkline(list(state.history))] if off is None else []))
+        if hidden:  # more endpoints than rows: the worst are shown, the rest counted
+            table.add_row(*left_out(hidden), *([""] if off is None else []))
         services = self.board.service_states.get(host)
         line = Text()
         if services is not None and services.verdict == DOWN:
-            line.append(services.reason, style="red")
+            if off is not None:
+                line.append(f"○ {off.sentence(services.at)}", style="dim")
+            else:
+                line.append(services.reason, style="red")
         else:
             for unit in self.services:
                 value = services.state(unit) if services is not None else "unknown"
@@ -112,8 +144,27 @@ class HealthPanel(Static):
                          "dim" if value == "unknown" else "bold red")
                 line.append({"active": "● ", "unknown": "· "}.get(value, "✗ "), style=style)
                 line.append(f"{unit.removeprefix('air-demand-')} ", style=style)
-        table.add_row("services", line, "")
+        table.add_row("services", line, *([""] if off is None else []))
         return table
 
+    def _shown(self, host: str) -> tuple[list[str], Counter[str | None]]:
+        states = {name: self.board.states.get((host, name)) for name in self.endpoints}
+        return shown_endpoints(self.endpoints, states)
+
     def refresh_view(self) -> None:
-        self.update(self.render_table())
+        """Draw again, if anything it shows changed (healthrows.py: only the rows that fit are
+        drawn, and a redraw of as many rows needs no new layout)."""
+        off = self.hosts_off()
+        keys, rows = [], 0
+        for host in self.hosts:
+            shown, hidden = self._shown(host)
+            states = {name: self.board.states.get((host, name)) for name in shown}
+            keys.append(view_key(host, shown, states, hidden,
+                                 self.board.service_states.get(host), off.get(host)))
+            rows = max(rows, len(shown) + bool(hidden))
+        drawn = tuple(keys)
+        if drawn == self._drawn:
+            return
+        self._drawn = drawn
+        self.update(self.render_table(), layout=rows != self._rows)
+        self._rows = rows

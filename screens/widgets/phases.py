@@ -8,7 +8,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from cutover_tui.clock import parse_iso
-from cutover_tui.durations import format_duration
+from cutover_tui.durations import format_duration, parse_duration
 from cutover_tui.records import look
 
 if TYPE_CHECKING:
@@ -27,7 +27,7 @@ class PhaseRow(NamedTuple):
     phase_id: str
     title: str
     counts: dict[str, int]  # steps by state
-    planned: str  # the runbook's duration, as written
+    planned: str  # the runbook's duration, as written; "" when it gives none
     actual: str  # first start to last finish of its steps, "" before both exist
     passed: bool  # its success criteria hold (engine.phase_passed)
 
@@ -44,9 +44,19 @@ def phase_rows(session: Session) -> list[PhaseRow]:
         starts = [parse_iso(a) for a, _ in times if a]
         ends = [parse_iso(b) for _, b in times if b]
         actual = format_duration(max(ends) - min(starts)) if starts and ends else ""
-        rows.append(PhaseRow(phase.id, phase.title, engine.phase_counts(phase), phase.duration,
+        # A phase without a duration reads "0s" from the model: no plan, not a plan of nothing.
+        planned = phase.duration if parse_duration(phase.duration) else ""
+        rows.append(PhaseRow(phase.id, phase.title, engine.phase_counts(phase), planned,
                              actual, engine.phase_passed(phase)))
     return rows
+
+
+def timing(actual: str, planned: str, compact: bool = False) -> str:
+    """Actual against planned time ("12m of 1h", "–/1h" compact); only the actual time, if
+    any, for a phase the runbook gives no duration."""
+    if not planned:
+        return actual
+    return f"{actual or '–'}/{planned}" if compact else f"{actual or '–'} of {planned}"
 
 
 class PhaseList(Static):
@@ -80,6 +90,5 @@ class PhaseList(Static):
             text.append(f"     {done}/{total}" + ("" if compact else " done"), style="dim")
             if counts.get("failed"):
                 text.append(f" ✗{counts['failed']}", style="red")
-            text.append(f"  {actual or '–'}/{planned}\n" if compact else
-                        f"  {actual or '–'} of {planned}\n", style="dim")
+            text.append(f"  {timing(actual, planned, compact)}\n", style="dim")
         self.update(text)

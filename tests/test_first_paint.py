@@ -1,0 +1,162 @@
+"""The wizard's first screen comes first (issue 14, item 1): the phase screen is up, and answers
+keys, while the run's transports and the health panel's own are still being built; they are
+built after it, off the event loop. And the plan — ``cutover validate``, the recorded plans —
+imports none of the step kinds' run-time modules."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+from cutover_tui import session as session_module
+from cutover_tui.health import HealthProbe
+from cutover_tui.operator import HeadlessOperator
+from cutover_tui.remote.deferred import DeferredSSH, DeferredWeb
+from cutover_tui.runbook import KINDS, load_runbook
+from cutover_tui.steps import kind_module
+from cutover_tui.steps.plans import PLANS
+
+ROOT = Path(__file__).resolve().parents[1]
+
+BOOK = """
+[runbook]
+id = "paint"
+title = "first paint"
+
+[hosts.box]
+address = "127.0.0.1"
+port = 9
+
+[[health]]
+name = "api"
+port = "9"
+path = "/health"
+
+[[phases]]
+id = "1"
+title = "one"
+[[phases.steps]]
+id = "1.1"
+kind = "manual"
+title = "look"
+instructions = "look"
+[[phases.steps]]
+id = "1.2"
+kind = "manual"
+title = "look again"
+instructions = "look again"
+"""
+
+
+class Gate:
+    """Stands in front of a transport's builder: records whether the phase screen was already
+    up when it was called, and holds it until released (10 s at most)."""
+
+    def __init__(self, app_holder: list) -> None:
+        self.app_holder = app_holder
+        self.entered = threading.Event()
+        self.release = threading.Event()
+        self.screen_was_up = False
+
+    def hold(self) -> None:
+        from screens.phase import PhaseScreen
+
+        app = self.app_holder[0]
+        self.screen_was_up = isinstance(app.screen, PhaseScreen) and app.screen.rows_ready
+        self.entered.set()
+        self.release.wait(10)
+
+
+async def test_the_phase_screen_is_up_and_answers_keys_while_the_transports_are_built(
+        tmp_path, monkeypatch):
+    from screens.app import CutoverApp
+    from screens.phase import PhaseScreen
+
+    path = tmp_path / "book.toml"
+    path.write_text(BOOK)
+    book = load_runbook(path)
+    holder: list = []
+    session_gate, probe_gate = Gate(holder), Gate(holder)
+    real_pool, real_probe = session_module._ssh_pool, HealthProbe.with_own_transports
+
+    def held_pool(book, operator):
+        session_gate.hold()
+        return real_pool(book, operator)
+
+    def held_probe(book, **kwargs):
+        probe_gate.hold()
+        return real_probe(book, **kwargs)
+
+    monkeypatch.setattr(session_module, "_ssh_pool", held_pool)
+    monkeypatch.setattr(HealthProbe, "with_own_transports", held_probe)
+
+    async def starter(app):
+        return open_session(app)
+
+    def open_session(app):
+        return session_module.open_session(book, HeadlessOperator("pilot"),
+                                           state=tmp_path / "run.toml", workdir=tmp_path)
+
+    app = CutoverApp(starter, "pilot", title="paint", health_interval=0.2)
+    holder.append(app)
+    try:
+        async with app.run_test(size=(120, 36)) as pilot:
+            for _ in range(200):
+                if session_gate.entered.is_set() and probe_gate.entered.is_set():
+                    break
+                await pilot.pause(0.05)
+            screen = app.screen
+            assert isinstance(screen, PhaseScreen)
+            ssh = app.session.engine.ssh
+            assert isinstance(ssh, DeferredSSH) and not ssh.built  # still being built
+            assert isinstance(app.session.engine.web, DeferredWeb)
+            # The screen answers keys meanwhile: the selection moves to the next step.
+            before = screen.selected_step_id()
+            await pilot.press("down")
+            moved = screen.selected_step_id()
+            session_gate.release.set()
+            probe_gate.release.set()
+            for _ in range(200):
+                if ssh.built and app._health_probe is not None:
+                    break
+                await pilot.pause(0.05)
+            built = ssh.built and app._health_probe is not None
+            await app.action_quit()
+    finally:
+        session_gate.release.set()
+        probe_gate.release.set()
+    assert session_gate.screen_was_up and probe_gate.screen_was_up
+    assert (before, moved) == ("1.1", "1.2")
+    assert built
+
+
+async def test_a_session_that_never_uses_its_transports_builds_none(tmp_path, monkeypatch):
+    built = []
+    monkeypatch.setattr(session_module, "_ssh_pool", lambda *args: built.append("ssh"))
+    monkeypatch.setattr(session_module, "_web", lambda: built.append("web"))
+    path = tmp_path / "book.toml"
+    path.write_text(BOOK)
+    session = session_module.open_session(load_runbook(path), HeadlessOperator("o"),
+                                          state=tmp_path / "run.toml", workdir=tmp_path)
+    session.engine.skip("1.1", "not needed here")
+    await session.aclose()
+    assert built == []
+
+
+def test_every_kind_is_planned_by_plans_py_and_its_module_offers_the_same_planner():
+    for kind, model in KINDS.items():
+        assert kind_module(kind).plan is PLANS[model.step_module], kind
+    assert set(PLANS) == {model.step_module for model in KINDS.values()}
+
+
+def test_validate_imports_none_of_the_step_kinds_run_time_modules():
+    m11 = str(ROOT / "checklists" / "m11-production-cutover.toml")
+    probe = ("import sys\nfrom click.testing import CliRunner\nfrom cutover_tui.cli import main\n"
+             f"r = CliRunner().invoke(main, ['validate', {m11!r}])\n"
+             "assert r.exit_code == 0, r.output\n"
+             "print(' '.join(m for m in sys.modules if m.startswith('cutover_tui.steps.')))\n")
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                            check=True, cwd=ROOT).stdout.split()
+    assert loaded == ["cutover_tui.steps.plans"]
