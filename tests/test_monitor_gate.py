@@ -170,11 +170,12 @@ def test_no_red_flag_is_not_the_same_as_no_look_the_week_must_have_been_watched(
 
 def test_the_destroy_precondition_says_not_watched_when_no_watcher_ran(tmp_path):
     from cutover_tui.records import RunRecords
+    from cutover_tui.runbook import Overrides
     from cutover_tui.steps.preconditions import red_flags
 
     from .conftest import M11
 
-    book = load_runbook(M11)
+    book = load_runbook(M11, Overrides.from_cli(["new=127.0.0.3", "old=127.0.0.2"], []))
     records = RunRecords({"run": {}, "steps": {"4.1": {"state": "done",
                                                        "finished_at": iso(START)}}})
     verdict = red_flags(records, book, book.step("8.3"), START + WEEK + 60,

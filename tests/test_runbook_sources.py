@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from cutover_tui.runbook import load_runbook, runbook_plan_lines
+from cutover_tui.runbook import Overrides, load_runbook, runbook_plan_lines
 from cutover_tui.steps import describe_step
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -143,7 +143,9 @@ def seed_text() -> str:
 
 @pytest.fixture(scope="module")
 def book():
-    return load_runbook(M11)
+    # Pointed at loopback: these tests read the runbook's text and connect to nothing, and if one
+    # ever did it would reach a rehearsal address, never the seed's production ones.
+    return load_runbook(M11, Overrides.from_cli(["new=127.0.0.3", "old=127.0.0.2"], []))
 
 
 def test_the_seed_copy_is_the_seed():

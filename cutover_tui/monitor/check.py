@@ -13,9 +13,9 @@ import asyncio
 from dataclasses import dataclass
 
 from ..clock import iso
-from ..records import StepState
-from .days import announced_at, monitoring_days
+from .days import announced_at
 from .record import flag_tables
+from .view import DONE, MISSING, NOT_YET, RED, week_view
 from .watch import Watcher
 
 CLEAN, FIRING, UNCHECKED = 0, 1, 2
@@ -63,18 +63,13 @@ async def check_once(watcher: Watcher) -> CheckReport:
     if record:
         await watcher.run_due_days(now)
     records = watcher.checklist.records
-    for day in monitoring_days(watcher.book, records):
-        if day.due_at is None:
+    for row in week_view(watcher.book, records, None, now).days:  # the grid's own judgement
+        cells = {cell for _, cell in row.cells}
+        if row.due_at is None or cells <= {NOT_YET}:
             continue
-        states = [records[s].state for s in day.checks]
-        if any(s is StepState.FAILED for s in states):
-            word = "failed"
-        elif all(s in (StepState.DONE, StepState.SKIPPED) for s in states):
-            word = "done"
-        else:
-            word = "due" if day.due_at <= now else "not yet"
-        if word != "not yet":
-            lines.append(CheckLine(f"day {day.number}", word, f"due {iso(day.due_at)}"))
+        word = ("failed" if RED in cells else "done" if cells == {DONE} else
+                "due" if MISSING in cells else "not yet")
+        lines.append(CheckLine(f"day {row.number}", word, f"due {iso(row.due_at)}"))
     data = watcher.checklist.data
     firing = [rule for rule, table in flag_tables(data).items()
               if isinstance(table, dict) and table.get("state") == "firing"]

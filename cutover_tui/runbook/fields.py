@@ -28,7 +28,15 @@ def checked_duration(value: str) -> str:
     return value
 
 
+def checked_utc_time(value: str) -> str:
+    """A time of day, HH:MM in UTC (a scheduled job's: the 05:00 / 17:00 scrape)."""
+    if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", value):
+        raise ValueError(f"{value!r} is not a time of day; write HH:MM in UTC, e.g. '05:00'")
+    return value
+
+
 Regex = Annotated[str, AfterValidator(checked_regex)]
+UtcTime = Annotated[str, AfterValidator(checked_utc_time)]
 Duration = Annotated[str, AfterValidator(checked_duration)]
 
 # A repeated phase runs its steps at most this many times (a day each: one year).

@@ -3,12 +3,11 @@ kinds are in ``steps.py``, listed once in ``kinds.py``)."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
-from .fields import MAX_REPEAT, Duration, Model, valid_address, valid_user
+from .fields import MAX_REPEAT, Duration, Model, UtcTime, valid_address, valid_user
 from .kinds import Step
 
 
@@ -91,7 +90,7 @@ class RedFlag(Model):
     host: str | None = Field(None, description="with `health`: the host whose endpoint is probed")
     step: str | None = Field(None, description="probe: an http or ssh step that changes nothing")
     interval: Duration = Field("1m", description="how often the probe runs")
-    after_utc: list[str] = Field(default_factory=list, description=(
+    after_utc: list[UtcTime] = Field(default_factory=list, description=(
         "run the probe only after each of these UTC times (HH:MM; a scheduled job), `grace` "
         "later, instead of every `interval`"))
     grace: Duration = Field("30m", description="with `after_utc`: how long after the scheduled time")
@@ -105,14 +104,6 @@ class RedFlag(Model):
         "a probe that got no answer at all counts as bad (false: it is no evidence either way, "
         "when another rule covers a service that does not answer)"))
     resolve_after: int = Field(2, ge=1, description="good results in a row that resolve it")
-
-    @field_validator("after_utc")
-    @classmethod
-    def _utc_times(cls, value: list[str]) -> list[str]:
-        for text in value:
-            if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", text):
-                raise ValueError(f"expected UTC times as HH:MM, got {text!r}")
-        return value
 
     @model_validator(mode="after")
     def _one_probe_one_trigger(self) -> RedFlag:

@@ -7,14 +7,13 @@ and runs it, whether its ``command`` is shell text, whether it always changes so
 
 from __future__ import annotations
 
-import re
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator
 
 from ..credentials import TOOL_CREDENTIALS
 from ..patterns import compile_pattern
-from .fields import Duration, Model, Regex
+from .fields import Duration, Model, Regex, UtcTime
 
 
 class NumberCheck(Model):
@@ -207,17 +206,10 @@ class WaitStep(StepBase):
     kind: Literal["wait"]
     step_module = "wait"
     duration: Duration | None = None
-    until_utc: list[str] = Field(default_factory=list, description="next of these HH:MM UTC times")
+    until_utc: list[UtcTime] = Field(default_factory=list,
+                                     description="next of these HH:MM UTC times")
     since_step: str | None = Field(None, description="wait until `after` past this step's finish")
     after: Duration | None = None
-
-    @field_validator("until_utc")
-    @classmethod
-    def _times(cls, value: list[str]) -> list[str]:
-        for item in value:
-            if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", item):
-                raise ValueError(f"{item!r} is not a time of day; write HH:MM in UTC, e.g. '05:00'")
-        return value
 
 
 class EnvEditStep(StepBase):
