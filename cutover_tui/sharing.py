@@ -106,10 +106,11 @@ def share_folder(folder: Path, group: str, files: Iterable[Path] = ()) -> None:
 
 
 def run_files(record: Path) -> list[Path]:
-    """The files of the run ``record`` beside it: the record, its lock, its journal and its
-    presence folder."""
+    """The files of the run ``record`` beside it: the record, its lock, its journal, its
+    presence folder and the watcher's store."""
     from .journal import journal_path
+    from .monitor.store import store_path
     from .presence import presence_dir
 
     return [record, record.with_name(record.name + ".lock"), journal_path(record),
-            presence_dir(record)]
+            presence_dir(record), store_path(record)]

@@ -212,3 +212,22 @@ def test_a_private_run_refuses_the_other_account_in_a_sentence(jump_host_folder)
     assert "is not readable" in second.stderr  # said before anything starts
     assert "Traceback" not in second.stderr
     assert record.read_bytes() == before
+
+
+def test_the_watchers_store_is_the_groups_in_a_shared_run_and_private_elsewhere(tmp_path):
+    """A teammate's destroy reads the week's probes (the "week watched" precondition): in a
+    `--group` run the watcher's SQLite store is the group's, never the world's."""
+    from cutover_tui.monitor.store import WatchStore, store_path
+
+    gid = grp.getgrnam(GROUP).gr_gid
+    shared = tmp_path / "runs"
+    share_folder(shared, GROUP)
+    with umask(0o022), WatchStore(store_path(shared / "run.toml")) as store:
+        store.beat(1, "h", 0.0, 0.0)
+    made = store_path(shared / "run.toml")
+    assert (mode(made), made.stat().st_gid) == (0o660, gid)
+    private = tmp_path / "alone"
+    private.mkdir()
+    with umask(0o000), WatchStore(store_path(private / "run.toml")):
+        pass
+    assert mode(store_path(private / "run.toml")) == 0o600

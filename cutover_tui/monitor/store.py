@@ -26,6 +26,7 @@ from pathlib import Path
 from types import TracebackType
 
 from ..errors import ChecklistError
+from ..sharing import fit_mode, mode_for
 from .rules import Observation, RuleState
 
 SCHEMA_VERSION = 1
@@ -84,9 +85,15 @@ class WatchStore:
         self.path = Path(path)
         self._lock = threading.Lock()
         try:
-            # Created private before SQLite opens it; the -wal and -shm files SQLite makes
+            # Created with the run's mode before SQLite opens it (private, or the group's in a
+            # `--group` run folder, never the world's); the -wal and -shm files SQLite makes
             # take the database file's permissions.
-            os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))  # guard: watch-store-mode
+            mode = mode_for(self.path)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, mode)  # guard: watch-store-mode
+            try:
+                fit_mode(fd, mode)
+            finally:
+                os.close(fd)
             self._db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000,
                                        isolation_level=None, check_same_thread=False)
         except (OSError, sqlite3.Error) as exc:
