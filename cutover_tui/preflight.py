@@ -38,6 +38,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
 
+import msgspec
+
 from .clock import Clock
 from .errors import CutoverError
 from .events import StepEvent, Verdict
@@ -143,7 +145,7 @@ def select(book: Runbook) -> tuple[list[Candidate], list[tuple[str, str, str]]]:
                 not_run.append((shown, phase.id, reason))
                 continue
             if getattr(step, "retries", 0):
-                step = step.model_copy(update={"retries": 0})
+                step = msgspec.structs.replace(step, retries=0)
             candidates.append(Candidate(phase.id, step, shown, seen[shown]))
     return candidates, not_run
 

@@ -1,4 +1,4 @@
-"""The runbook format reference (docs/runbook-format.md), generated from the pydantic models so
+"""The runbook format reference (docs/runbook-format.md), generated from the runbook's models so
 it cannot drift from what the loader accepts: ``python -m cutover_tui.reference > FILE``."""
 
 from __future__ import annotations
@@ -7,12 +7,12 @@ import types
 import typing
 from collections.abc import Collection
 
-from pydantic import BaseModel
+import msgspec
 
 from . import runbook as rb
-from .runbook.fields import checked_duration, checked_regex
+from .runbook.fields import CHECKED
 
-SECTIONS: list[tuple[str, type[BaseModel], str]] = [
+SECTIONS: list[tuple[str, type[msgspec.Struct], str]] = [
     ("[runbook]", rb.Meta, "What the runbook is."),
     ("[hosts.NAME]", rb.Host, "Machines reached over SSH; `droplet` names it for the API."),
     ("[[health]]", rb.HealthEndpoint, "Endpoints the live health panel polls on every host."),
@@ -32,11 +32,9 @@ SECTIONS: list[tuple[str, type[BaseModel], str]] = [
 def _type_name(annotation: typing.Any) -> str:
     origin, args = typing.get_origin(annotation), typing.get_args(annotation)
     if origin is typing.Annotated:
-        names = {checked_duration: "duration", checked_regex: "regex"}
-        for meta in args[1:]:
-            if getattr(meta, "func", None) in names:
-                return names[meta.func]
         return _type_name(args[0])
+    if annotation in CHECKED:
+        return CHECKED[annotation][1]
     if origin in (typing.Union, types.UnionType):
         return " or ".join(_type_name(a) for a in args)
     if origin is typing.Literal:
@@ -48,15 +46,29 @@ def _type_name(annotation: typing.Any) -> str:
     return getattr(annotation, "__name__", str(annotation))
 
 
-def _table(model: type[BaseModel], skip: Collection[str] = frozenset()) -> list[str]:
+def _description(annotation: typing.Any) -> str:
+    if typing.get_origin(annotation) is not typing.Annotated:
+        return ""
+    return next((meta.description for meta in typing.get_args(annotation)[1:]
+                 if isinstance(meta, msgspec.Meta) and meta.description), "")
+
+
+def _default(field: msgspec.structs.FieldInfo) -> str:
+    if field.required:
+        return "required"
+    if field.default_factory is not msgspec.NODEFAULT:
+        return repr(field.default_factory())
+    value = field.default
+    return repr(str(value) if isinstance(value, str) else value)
+
+
+def _table(model: type[msgspec.Struct], skip: Collection[str] = frozenset()) -> list[str]:
     lines = ["| field | type | default | meaning |", "|---|---|---|---|"]
-    for name, field in model.model_fields.items():
-        if name in skip:
+    for field in msgspec.structs.fields(model):
+        if field.name in skip:
             continue
-        default = "required" if field.is_required() else repr(
-            field.get_default(call_default_factory=True, validated_data={}))
-        lines.append(f"| `{name}` | `{_type_name(field.annotation)}` | {default} | "
-                     f"{field.description or ''} |")
+        lines.append(f"| `{field.encode_name}` | `{_type_name(field.type)}` | {_default(field)} | "
+                     f"{_description(field.type)} |")
     return lines
 
 
@@ -127,7 +139,7 @@ def render() -> str:
             + "".join(f"`{kind}`, " for kind in rb.ALWAYS_CHANGES) + "`services` other than "
             "`status`) marked `changes = false` is a load error. An `ssh` or `local` step that "
             "does not say is not preflighted; the M11 runbook marks every one.", ""]
-    common = set(rb.StepBase.model_fields)
+    common = {field.name for field in msgspec.structs.fields(rb.StepBase)}
     for kind, model in rb.KINDS.items():
         doc = (model.__doc__ or "").strip().splitlines()[0] if model.__doc__ else ""
         out += [f"### kind = \"{kind}\"", "", doc, "", *_table(model, common | {"kind"}), ""]

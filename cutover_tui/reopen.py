@@ -33,7 +33,7 @@ def recorded_overrides(run: Mapping[str, Any]) -> Overrides:
     table = run.get("overrides")
     if isinstance(table, Mapping) and table:
         try:
-            return Overrides.model_validate(dict(table))
+            return Overrides.from_table(dict(table))
         except ValueError:
             pass  # a hand-damaged table: fall back to the hosts the run recorded
     try:

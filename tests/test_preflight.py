@@ -119,7 +119,7 @@ def test_regex_and_number_checks_say_matched_differs_or_absent():
 
 
 def test_http_checks_say_matched_differs_or_absent():
-    step = HttpStep(id="x", title="x", kind="http", url="http://127.0.0.1/health",
+    step = HttpStep(id="x", title="x", url="http://127.0.0.1/health",
                     expect_json={"status": "healthy", "environment": "production",
                                  "errors": {"max": 10}})
     fine = {"status": "healthy", "environment": "production", "errors": 3}

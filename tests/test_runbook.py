@@ -97,7 +97,7 @@ def test_shell_variables_and_escaped_braces_are_left_for_the_shell(tmp_path):
     (VALID.replace('id = "1.2"', 'id = "1.1"'), 25, "step id '1.1' is used twice"),
     # 9. port out of range
     (VALID.replace('droplet = "web-1"', 'droplet = "web-1"\nport = 70000'), 11,
-     "port: Input should be less than or equal to 65535"),
+     "hosts.web.port: expected a whole number at most 65535 (got 70000)"),
     # 10. bad duration
     (VALID.replace('duration = "10m"', 'duration = "ten minutes"'), 15, "is not a duration"),
     # 11. bad regex
@@ -120,7 +120,8 @@ def test_shell_variables_and_escaped_braces_are_left_for_the_shell(tmp_path):
     (VALID + '\n[[phases.steps]]\nid = "1.3"\nkind = "services"\ntitle = "s"\nhost = "web"\n'
      'action = "reload"\nunits = ["app"]\n', 35, "action: got 'reload'"),
     # 17. runbook id with spaces
-    (VALID.replace('id = "tiny"', 'id = "Tiny Book"'), 2, "runbook.id: String should match"),
+    (VALID.replace('id = "tiny"', 'id = "Tiny Book"'), 2,
+     "runbook.id: expected a string matching '^[a-z0-9][a-z0-9-]*$' (got 'Tiny Book')"),
     # 18. reference to a missing step
     (VALID + '\n[[phases.steps]]\nid = "1.3"\nkind = "wait"\ntitle = "w"\nsince_step = "9.9"\n'
      'after = "1d"\n', 34, "no step with id '9.9'"),
@@ -128,7 +129,7 @@ def test_shell_variables_and_escaped_braces_are_left_for_the_shell(tmp_path):
     (VALID.split("[[phases]]")[0], 1, "phases: missing required field"),
     # 20. wrong type for a list
     (VALID.replace('host = "web"\n', 'host = "web"\nexpect_regex = "one"\n'), 22,
-     "expect_regex: Input should be a valid list"),
+     "steps[0].expect_regex: expected an array, got a string 'one'"),
 ])
 def test_malformed_runbooks_each_get_their_own_clear_error(tmp_path, text, line, expected):
     problems = problems_of(tmp_path, text)

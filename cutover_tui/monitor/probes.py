@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from ..clock import Clock
 from ..errors import CutoverError, HTTPError
 from ..events import StepEvent
@@ -79,7 +81,7 @@ async def probe_step(book: Runbook, flag: RedFlag, *, ssh: SSHRunner, web: WebCl
     assert flag.step is not None  # a step probe (checked at load)
     step = book.step(flag.step)
     if getattr(step, "retries", 0):
-        step = step.model_copy(update={"retries": 0})
+        step = msgspec.structs.replace(step, retries=0)
 
     def drop(_event: StepEvent) -> None:
         return None

@@ -24,7 +24,7 @@ import asyncio
 import contextlib
 import os
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -56,7 +56,7 @@ def rule_spec(flag: RedFlag) -> RuleSpec:
     return RuleSpec(flag.id, "rate", flag.per_hour_above, flag.resolve_after)
 
 
-def scheduled_times(after: float, until: float, times: list[str], grace: float) -> list[float]:
+def scheduled_times(after: float, until: float, times: Sequence[str], grace: float) -> list[float]:
     """Each HH:MM UTC in ``times`` plus ``grace`` that falls in (after, until]."""
     out = []
     day = after - after % 86400 - 86400

@@ -1,5 +1,5 @@
 """The one registry of step kinds. Everything that lists the kinds reads it: the loader's
-discriminated ``Step`` union and its error messages, the step modules (``steps.kind_module``),
+tagged ``Step`` union and its error messages, the step modules (``steps.kind_module``),
 the format reference (``reference.py``) and ``always_changes`` (``preflight.py``, the cross-checks).
 
 A new kind is a model in ``steps.py`` (with its ``step_module`` and flags), added to
@@ -9,9 +9,7 @@ A new kind is a model in ``steps.py`` (with its ``step_module`` and flags), adde
 from __future__ import annotations
 
 import typing
-from typing import Annotated, Any
-
-from pydantic import Field
+from typing import Any
 
 from .steps import (
     BackupStep,
@@ -30,14 +28,14 @@ from .steps import (
 )
 
 # Every kind's model, in the order the reference documents them and errors list them.
+# A step table is read as the model its `kind` names (each model's tag, ``steps.py``).
 StepModel = (SshStep | HttpStep | ServicesStep | LocalStep | ManualStep | WaitStep | EnvEditStep
              | EnvRestoreStep | BackupStep | DropletPowerStep | DropletDestroyStep | RepoEditStep)
-Step = Annotated[StepModel, Field(discriminator="kind")]
+Step = StepModel
 
 
 def _kind_of(model: type[StepBase]) -> str:
-    kind: str = typing.get_args(model.model_fields["kind"].annotation)[0]
-    return kind
+    return model.kind  # the model's tag too (tests/test_step_registry.py holds them equal)
 
 
 # kind name → model class.

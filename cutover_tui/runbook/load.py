@@ -1,5 +1,5 @@
 """Loading a runbook: read TOML → apply command-line overrides → expand repeated phases → render ``{var}``
-templates (an unknown name is a load error) → validate with pydantic → cross-check references.
+templates (an unknown name is a load error) → validate (``msgspec``) → cross-check references.
 Every problem is reported as ``file:line: field.path: what was expected`` in one
 ``RunbookError``; nothing here lets a traceback reach the user.
 """
@@ -9,19 +9,18 @@ from __future__ import annotations
 import hashlib
 import tomllib
 from pathlib import Path
-from typing import Any
 
-from pydantic import ValidationError
+import msgspec
 
 from ..errors import RunbookError
 from ..tomlerrors import toml_error
 from .checks import cross_check
-from .kinds import STEP_KINDS
-from .locate import LineLocator, Loc, dotted
+from .fields import convert
+from .locate import LineLocator
 from .models import Runbook
 from .overrides import Overrides, apply_overrides
 from .render import expand_repeats, render_templates
-from .shape import Table, shape_problems
+from .shape import shape_problems
 
 
 def load_runbook(path: str | Path, overrides: Overrides | None = None) -> Runbook:
@@ -47,51 +46,15 @@ def load_runbook(path: str | Path, overrides: Overrides | None = None) -> Runboo
     data = render_templates(data, locator, problems, path)
     if problems:
         raise RunbookError(str(path), problems)
+    data = {**data, "path": str(path), "sha256": hashlib.sha256(raw_bytes).hexdigest(),
+            "overrides": (overrides or Overrides()).recordable()}
     try:
-        book = Runbook.model_validate(
-            {**data, "path": str(path), "sha256": hashlib.sha256(raw_bytes).hexdigest(),
-             "overrides": (overrides or Overrides()).recordable()}
-        )
-    except ValidationError as exc:
-        raise RunbookError(str(path), _describe(exc, locator, path, data)) from None
+        book: Runbook = convert(data, Runbook)
+    except msgspec.ValidationError:
+        from .problems import runbook_problems  # only a runbook with a problem needs it
+
+        raise RunbookError(str(path), runbook_problems(data, locator, path)) from None
     problems = cross_check(book, locator, path)
     if problems:
         raise RunbookError(str(path), problems)
     return book
-
-
-def _clean_loc(loc: Loc) -> Loc:
-    """Drop the discriminator tags pydantic inserts (``steps.0.ssh.command`` → ``steps.0.command``)."""
-    out: list[Any] = []
-    for i, part in enumerate(loc):
-        if part in STEP_KINDS and i >= 2 and loc[i - 2] == "steps":
-            continue
-        if isinstance(part, str) and part.startswith("function-"):
-            continue
-        out.append(part)
-    return tuple(out)
-
-
-def _describe(exc: ValidationError, locator: LineLocator, path: Path, data: Table) -> list[str]:
-    problems = []
-    for error in exc.errors():
-        loc = _clean_loc(tuple(error["loc"]))
-        kind = error["type"]
-        if kind == "missing":
-            message = "missing required field"
-        elif kind == "extra_forbidden":
-            message = "unknown field (check the spelling; docs/runbook-format.md lists the fields)"
-        elif kind == "union_tag_invalid":
-            message = (f"unknown step kind {error['input'].get('kind')!r}; expected one of: "
-                       f"{', '.join(STEP_KINDS)}")
-        elif kind == "union_tag_not_found":
-            message = f"missing field 'kind'; expected one of: {', '.join(STEP_KINDS)}"
-        elif kind == "literal_error":
-            message = f"got {error['input']!r}; {error['msg'].lower()}"
-        else:
-            message = error["msg"].removeprefix("Value error, ")
-            if "input" in error and not isinstance(error["input"], dict | list):
-                message += f" (got {error['input']!r})"
-        where = (*loc, "kind") if kind == "union_tag_invalid" else loc
-        problems.append(f"{path}:{locator.line_of(where)}: {dotted(loc)}: {message}")
-    return problems

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-# A field path as pydantic reports it: ("phases", 2, "steps", 1, "command").
+# A field path: ("phases", 2, "steps", 1, "command").
 Loc = tuple[str | int, ...]
 
 

@@ -8,19 +8,26 @@ import re
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field
+import msgspec
 
-from .fields import Model, valid_address, valid_user
+from .fields import Model, convert, valid_address, valid_user
 from .shape import Table, as_table
 
 
-class Overrides(Model):
+class Overrides(Model, frozen=True, kw_only=True):
     """What the command line changes: ``--host NAME=[user@]ADDRESS[:PORT]`` and
     ``--var [HOST.]KEY=VALUE``, plus extra host fields the rehearsal world sets."""
 
-    hosts: dict[str, dict[str, Any]] = Field(default_factory=dict)
-    variables: dict[str, str] = Field(default_factory=dict)
-    host_vars: dict[str, dict[str, str]] = Field(default_factory=dict)
+    hosts: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)
+    variables: dict[str, str] = msgspec.field(default_factory=dict)
+    host_vars: dict[str, dict[str, str]] = msgspec.field(default_factory=dict)
+
+    @classmethod
+    def from_table(cls, table: dict[str, Any]) -> Overrides:
+        """As a run record keeps them (``run.overrides``); ValueError if the table is not
+        that shape."""
+        overrides: Overrides = convert(table, cls)
+        return overrides
 
     def recordable(self) -> dict[str, Any]:
         """What a run record keeps of these (``run.overrides``): all but a variable whose name

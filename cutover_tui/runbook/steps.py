@@ -7,16 +7,20 @@ and runs it, whether its ``command`` is shell text, whether it always changes so
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import Field, field_validator
+import msgspec
 
 from ..credentials import TOOL_CREDENTIALS
 from ..patterns import compile_pattern
-from .fields import Duration, Model, Regex, UtcTime
+from .fields import Duration, FieldProblem, Model, Regex, UtcTime, doc
+
+Positive = Annotated[float, msgspec.Meta(gt=0)]
+NotNegative = Annotated[float, msgspec.Meta(ge=0)]
+Count = Annotated[int, msgspec.Meta(ge=0)]
 
 
-class NumberCheck(Model):
+class NumberCheck(Model, frozen=True, kw_only=True):
     """A number captured from output by a regex (its first group) and checked against a range."""
 
     regex: Regex
@@ -24,73 +28,62 @@ class NumberCheck(Model):
     max: float | None = None
     label: str = "value"
 
-    @field_validator("regex")
-    @classmethod
-    def _compiles(cls, value: str) -> str:
-        pattern = compile_pattern(value)
-        if pattern.groups < 1:
-            raise ValueError("expected a regex with a capturing group around the number")
-        return value
+    def __post_init__(self) -> None:
+        if compile_pattern(self.regex).groups < 1:
+            raise FieldProblem("regex", "expected a regex with a capturing group around the "
+                               "number")
 
 
-class PassThreshold(Model):
+class PassThreshold(Model, frozen=True, kw_only=True):
     """A test-suite result such as "40 of 48": ``regex`` captures passed (and optionally total)."""
 
-    regex: Regex = Field(description="first group: passed count; optional second: total")
-    min_passed: int = Field(ge=0)
-    of: int | None = Field(None, description="expected total, for the record")
+    regex: Annotated[Regex, doc("first group: passed count; optional second: total")]
+    min_passed: Count
+    of: Annotated[int | None, doc("expected total, for the record")] = None
 
-    @field_validator("regex")
-    @classmethod
-    def _captures(cls, value: str) -> str:
-        if compile_pattern(value).groups < 1:  # guard: threshold-capture-group
-            raise ValueError("expected a regex with a capturing group around the passed "
-                             "count, e.g. '(\\d+) passed'")
-        return value
+    def __post_init__(self) -> None:
+        if compile_pattern(self.regex).groups < 1:  # guard: threshold-capture-group
+            raise FieldProblem("regex", "expected a regex with a capturing group around the "
+                               "passed count, e.g. '(\\d+) passed'")
 
 
-class RowCount(Model):
+class RowCount(Model, frozen=True, kw_only=True):
     min: int = 0
     max: int | None = None
 
 
-class StepBase(Model):
-    id: str = Field(description="the seed's section number, e.g. '1.1' or '1.1-health'")
-    title: str = Field(description="one line, shown in the step list")
-    description: str = Field("", description="what and why, shown with the plan")
-    gate: bool = Field(True, description="a failure of this step blocks the phase")
-    once: bool = Field(False, description="in a repeated phase: run once, after the repeats")
-    source: str = Field(
-        "", description="the seed section that states this step's expectations and a short "
-        "quote of it, e.g. 'seed 4.2: Should return \"healthy\"'; shown in the plan as "
-        "'checks from'"
-    )
-    changes: bool | None = Field(
-        None,
-        description="false: the step only reads, so `cutover preflight` may run it against the "
-        "hosts as they are; true: it changes something (ssh and local steps should say which)",
-    )
-    cosign: bool = Field(
-        False, description="four eyes: the step runs only once an operator other than the one "
-        "who runs it approved exactly what it will act on (`cutover approve`, or `a` in their "
-        "wizard); an approval is void when the plan, the droplet or the preconditions change, "
-        "when a red flag fires, and after 15 minutes. Only droplet_power and droplet_destroy "
-        "steps check one"
-    )
-    cosign_wait: Duration = Field(
-        "10m", description="with `cosign`: how long the step waits for a valid approval, "
-        "just before it acts, before it fails saying what is missing ('0s': it fails at once)"
-    )
+class StepBase(Model, tag_field="kind", frozen=True, kw_only=True):
+    """The fields every step has; ``kind`` (its TOML tag) says which model it is."""
 
-    @field_validator("cosign")
-    @classmethod
-    def _cosign_where_checked(cls, value: bool) -> bool:
-        if value and not cls.checks_cosign:  # guard: cosign-kinds
-            raise ValueError("only droplet_power and droplet_destroy steps check an approval; "
-                             "on another kind `cosign = true` would protect nothing")
-        return value
+    id: Annotated[str, doc("the seed's section number, e.g. '1.1' or '1.1-health'")]
+    title: Annotated[str, doc("one line, shown in the step list")]
+    description: Annotated[str, doc("what and why, shown with the plan")] = ""
+    gate: Annotated[bool, doc("a failure of this step blocks the phase")] = True
+    once: Annotated[bool, doc("in a repeated phase: run once, after the repeats")] = False
+    source: Annotated[str, doc(
+        "the seed section that states this step's expectations and a short quote of it, e.g. "
+        "'seed 4.2: Should return \"healthy\"'; shown in the plan as 'checks from'")] = ""
+    changes: Annotated[bool | None, doc(
+        "false: the step only reads, so `cutover preflight` may run it against the hosts as "
+        "they are; true: it changes something (ssh and local steps should say which)")] = None
+    cosign: Annotated[bool, doc(
+        "four eyes: the step runs only once an operator other than the one who runs it "
+        "approved exactly what it will act on (`cutover approve`, or `a` in their wizard); an "
+        "approval is void when the plan, the droplet or the preconditions change, when a red "
+        "flag fires, and after 15 minutes. Only droplet_power and droplet_destroy steps check "
+        "one")] = False
+    cosign_wait: Annotated[Duration, doc(
+        "with `cosign`: how long the step waits for a valid approval, just before it acts, "
+        "before it fails saying what is missing ('0s': it fails at once)")] = Duration("10m")
+
+    def __post_init__(self) -> None:
+        if self.cosign and not self.checks_cosign:  # guard: cosign-kinds
+            raise FieldProblem("cosign", "only droplet_power and droplet_destroy steps check an "
+                               "approval; on another kind `cosign = true` would protect nothing")
 
     # What the registry (``kinds.py``) knows of each kind.
+    kind: ClassVar[str]
+    """The kind, as the runbook writes it (``kind = "ssh"``): the model's tag."""
     step_module: ClassVar[str]
     """The module of ``cutover_tui/steps/`` that plans and runs this kind, imported when a step
     of the kind is first planned or run (so that ``cutover validate`` stays light)."""
@@ -103,142 +96,139 @@ class StepBase(Model):
     ``cosign = true`` may be set on it."""
 
 
-class SshStep(StepBase):
+class SshStep(StepBase, tag="ssh", frozen=True, kw_only=True):
     """Run a command on a host over SSH; check exit status, regexes and a captured number."""
 
-    kind: Literal["ssh"]
+    kind: ClassVar[Literal["ssh"]] = "ssh"
     step_module = "ssh"
     shell_command = True
     host: str
     command: str
     expect_exit: int | None = 0
-    expect_regex: list[Regex] = Field(default_factory=list, description="each must match output")
-    reject_regex: list[Regex] = Field(default_factory=list, description="none may match output")
+    expect_regex: Annotated[list[Regex], doc("each must match output")] = msgspec.field(
+        default_factory=list)
+    reject_regex: Annotated[list[Regex], doc("none may match output")] = msgspec.field(
+        default_factory=list)
     number: NumberCheck | None = None
-    timeout: float = Field(120, gt=0)
-    follow_seconds: float | None = Field(
-        None, gt=0, description="for `-f` commands: watch this long, then stop; exit is ignored"
-    )
-    retries: int = Field(0, ge=0, description="re-run until the checks pass, this many times")
-    retry_interval: float = Field(2.0, ge=0)
+    timeout: Positive = 120
+    follow_seconds: Annotated[Positive | None, doc(
+        "for `-f` commands: watch this long, then stop; exit is ignored")] = None
+    retries: Annotated[Count, doc(
+        "re-run until the checks pass, this many times")] = 0
+    retry_interval: NotNegative = 2.0
 
 
-class HttpStep(StepBase):
+class HttpStep(StepBase, tag="http", frozen=True, kw_only=True):
     """A request from the operator's machine; check status, JSON fields, body and latency."""
 
-    kind: Literal["http"]
+    kind: ClassVar[Literal["http"]] = "http"
     step_module = "http"
     url: str
     method: Literal["GET", "HEAD"] = "GET"
     expect_status: int = 200
-    expect_json: dict[str, Any] = Field(
-        default_factory=dict,
-        description="dotted field → exact value, or {min=, max=} for numbers",
-    )
-    expect_contains: list[str] = Field(default_factory=list)
-    max_latency_ms: float | None = Field(None, gt=0)
-    timeout: float = Field(10, gt=0)
-    retries: int = Field(0, ge=0)
-    retry_interval: float = Field(1.0, ge=0)
+    expect_json: Annotated[dict[str, Any], doc(
+        "dotted field → exact value, or {min=, max=} for numbers")] = msgspec.field(
+        default_factory=dict)
+    expect_contains: list[str] = msgspec.field(default_factory=list)
+    max_latency_ms: Positive | None = None
+    timeout: Positive = 10
+    retries: Count = 0
+    retry_interval: NotNegative = 1.0
 
 
-class ServicesStep(StepBase):
+class ServicesStep(StepBase, tag="services", frozen=True, kw_only=True):
     """systemctl status/start/stop/restart across units; each must end active (running) or inactive."""
 
-    kind: Literal["services"]
+    kind: ClassVar[Literal["services"]] = "services"
     step_module = "services"
     host: str
     action: Literal["status", "start", "stop", "restart"]
-    units: list[str] = Field(min_length=1)
-    pause_after: dict[str, float] = Field(
-        default_factory=dict, description="unit → seconds to wait after acting on it"
-    )
-    settle_seconds: float = Field(0, ge=0, description="wait before checking the result")
-    expect: Literal["active", "inactive"] | None = Field(
-        None, description="default: inactive after stop, active otherwise"
-    )
+    units: Annotated[list[str], msgspec.Meta(min_length=1)]
+    pause_after: Annotated[dict[str, float], doc(
+        "unit → seconds to wait after acting on it")] = msgspec.field(default_factory=dict)
+    settle_seconds: Annotated[NotNegative, doc(
+        "wait before checking the result")] = 0
+    expect: Annotated[Literal["active", "inactive"] | None, doc(
+        "default: inactive after stop, active otherwise")] = None
 
 
-class LocalStep(StepBase):
+class LocalStep(StepBase, tag="local", frozen=True, kw_only=True):
     """A command on the operator's machine (a test suite), with an optional pass threshold."""
 
-    kind: Literal["local"]
+    kind: ClassVar[Literal["local"]] = "local"
     step_module = "local"
     shell_command = True
     command: str
     cwd: str | None = None
-    env: dict[str, str] = Field(default_factory=dict)
-    pass_env: list[str] = Field(default_factory=list, description=(
+    env: dict[str, str] = msgspec.field(default_factory=dict)
+    pass_env: Annotated[list[str], doc(
         "credentials the tool holds that this command may see; by default it gets none of "
-        f"{', '.join(TOOL_CREDENTIALS)}"))
+        f"{', '.join(TOOL_CREDENTIALS)}")] = msgspec.field(default_factory=list)
     expect_exit: int | None = 0
     threshold: PassThreshold | None = None
-    timeout: float = Field(1800, gt=0)
+    timeout: Positive = 1800
 
-    @field_validator("pass_env")
-    @classmethod
-    def _passable(cls, value: list[str]) -> list[str]:
-        for name in value:
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for name in self.pass_env:
             if name not in TOOL_CREDENTIALS:
-                raise ValueError(f"{name!r} is not a credential the tool withholds (one of "
-                                 f"{', '.join(TOOL_CREDENTIALS)}); every other variable is "
-                                 "passed anyway")
-        return value
+                raise FieldProblem("pass_env", f"{name!r} is not a credential the tool withholds "
+                                   f"(one of {', '.join(TOOL_CREDENTIALS)}); every other "
+                                   "variable is passed anyway")
 
 
-class ManualStep(StepBase):
+class ManualStep(StepBase, tag="manual", frozen=True, kw_only=True):
     """Something a person does; the operator confirms it (and leaves a note if required)."""
 
-    kind: Literal["manual"]
+    kind: ClassVar[Literal["manual"]] = "manual"
     step_module = "manual"
     instructions: str
     require_note: bool = False
-    show_evidence_of: str | None = Field(
-        None, description="a step whose recorded evidence is shown with the instructions (in "
-        "the confirmation, the output and this step's verdict, which keeps a copy): 5.3 shows "
-        "the droplet id, name, IP, size, region and power-off time that 5.2 recorded"
-    )
+    show_evidence_of: Annotated[str | None, doc(
+        "a step whose recorded evidence is shown with the instructions (in the confirmation, "
+        "the output and this step's verdict, which keeps a copy): 5.3 shows the droplet id, "
+        "name, IP, size, region and power-off time that 5.2 recorded")] = None
 
 
-class WaitStep(StepBase):
+class WaitStep(StepBase, tag="wait", frozen=True, kw_only=True):
     """Wait a duration, until the next of some UTC times, or until a time after another step."""
 
-    kind: Literal["wait"]
+    kind: ClassVar[Literal["wait"]] = "wait"
     step_module = "wait"
     duration: Duration | None = None
-    until_utc: list[UtcTime] = Field(default_factory=list,
-                                     description="next of these HH:MM UTC times")
-    since_step: str | None = Field(None, description="wait until `after` past this step's finish")
+    until_utc: Annotated[list[UtcTime], doc("next of these HH:MM UTC times")] = msgspec.field(
+        default_factory=list)
+    since_step: Annotated[str | None, doc("wait until `after` past this step's finish")] = None
     after: Duration | None = None
 
 
-class EnvEditStep(StepBase):
+class EnvEditStep(StepBase, tag="env_edit", frozen=True, kw_only=True):
     """Change a remote .env: masked side-by-side diff, drift check, backup, atomic write."""
 
-    kind: Literal["env_edit"]
+    kind: ClassVar[Literal["env_edit"]] = "env_edit"
     step_module = "env_edit"
     changes_always = True
     host: str
     path: str
-    set: dict[str, str] = Field(default_factory=dict)
-    unset: list[str] = Field(default_factory=list)
+    set: dict[str, str] = msgspec.field(default_factory=dict)
+    unset: list[str] = msgspec.field(default_factory=list)
 
 
-class EnvRestoreStep(StepBase):
+class EnvRestoreStep(StepBase, tag="env_restore", frozen=True, kw_only=True):
     """Put back the .env backup an env_edit step made, through the same diff screen."""
 
-    kind: Literal["env_restore"]
+    kind: ClassVar[Literal["env_restore"]] = "env_restore"
     step_module = "env_edit"
     changes_always = True
     host: str
     path: str
-    from_step: str = Field(description="the env_edit step whose backup is restored")
+    from_step: Annotated[str, doc("the env_edit step whose backup is restored")]
 
 
-class BackupStep(StepBase):
+class BackupStep(StepBase, tag="backup", frozen=True, kw_only=True):
     """pg_dump on a host, downloaded and verified (sha256 both ends, tables, rows, restore)."""
 
-    kind: Literal["backup"]
+    kind: ClassVar[Literal["backup"]] = "backup"
     step_module = "backup"
     changes_always = True
     host: str
@@ -248,51 +238,52 @@ class BackupStep(StepBase):
     remote_dir: str
     local_dir: str = "~/air-demand-backups"
     name_prefix: str = "production_backup_"
-    expect_tables: int | None = Field(None, ge=0)
-    row_counts: dict[str, RowCount] = Field(default_factory=dict)
+    expect_tables: Count | None = None
+    row_counts: dict[str, RowCount] = msgspec.field(default_factory=dict)
     restore_check: Literal["auto", "on", "off"] = "auto"
 
 
-class DropletPowerStep(StepBase):
+class DropletPowerStep(StepBase, tag="droplet_power", frozen=True, kw_only=True):
     """Power a droplet off (services first, graceful shutdown, then power_off) or on."""
 
-    kind: Literal["droplet_power"]
+    kind: ClassVar[Literal["droplet_power"]] = "droplet_power"
     step_module = "droplet_power"
     changes_always = True
     checks_cosign = True
     host: str
     action: Literal["off", "on"]
-    stop_services: list[str] = Field(default_factory=list, description="stopped first, in order")
-    stop_pause_seconds: float = Field(10, ge=0)
-    shutdown_timeout: float = Field(60, gt=0)
+    stop_services: Annotated[list[str], doc("stopped first, in order")] = msgspec.field(
+        default_factory=list)
+    stop_pause_seconds: NotNegative = 10
+    shutdown_timeout: Positive = 60
 
 
-class DropletDestroyStep(StepBase):
+class DropletDestroyStep(StepBase, tag="droplet_destroy", frozen=True, kw_only=True):
     """Destroy a droplet behind live preconditions, re-identification and its typed name."""
 
-    kind: Literal["droplet_destroy"]
+    kind: ClassVar[Literal["droplet_destroy"]] = "droplet_destroy"
     step_module = "droplet_destroy"
     changes_always = True
     checks_cosign = True
     host: str
     backup_step: str
-    cutover_step: str = Field(description="the step whose finish starts the monitoring period")
+    cutover_step: Annotated[str, doc("the step whose finish starts the monitoring period")]
     monitoring_phase: str
-    monitoring_days: int = Field(7, ge=0)
-    min_powered_off: Duration = "0s"
+    monitoring_days: Count = 7
+    min_powered_off: Duration = Duration("0s")
     power_off_step: str
     healthy_host: str
     snapshot_first: bool = False
 
 
-class RepoEditStep(StepBase):
+class RepoEditStep(StepBase, tag="repo_edit", frozen=True, kw_only=True):
     """Replace text in files of the operator's git repository; diff, commit, push if asked."""
 
-    kind: Literal["repo_edit"]
+    kind: ClassVar[Literal["repo_edit"]] = "repo_edit"
     step_module = "repo_edit"
     changes_always = True
     repo: str
-    files: list[str] = Field(min_length=1)
+    files: Annotated[list[str], msgspec.Meta(min_length=1)]
     find: str
     replace: str
     commit_message: str | None = None

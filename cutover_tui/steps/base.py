@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -127,7 +127,7 @@ def exit_check(status: int | None, expected: int, cause: str = "") -> Check:
                  f"exit status {status}, expected {expected}" + (f": {cause}" if cause else ""))
 
 
-def judge_output(output: str, expect_regex: list[str], reject_regex: list[str], number: Any,
+def judge_output(output: str, expect_regex: Sequence[str], reject_regex: Sequence[str], number: Any,
                  command: str = "") -> tuple[list[Check], dict[str, Any]]:
     """Apply regex and number checks to output; return (checks, evidence). Each regex is
     bounded in time (``patterns``): one that does not finish is a failed check saying so (the
@@ -185,7 +185,8 @@ def judge_output(output: str, expect_regex: list[str], reject_regex: list[str], 
     return checks, evidence
 
 
-async def judge_output_in_worker(output: str, expect_regex: list[str], reject_regex: list[str],
+async def judge_output_in_worker(output: str, expect_regex: Sequence[str],
+                                 reject_regex: Sequence[str],
                                  number: Any, command: str = ""
                                  ) -> tuple[list[Check], dict[str, Any]]:
     """``judge_output`` in a worker thread: the event loop (the UI, the health panel, other

@@ -3,6 +3,7 @@ a time after another step finished (day N of monitoring). Uses the injected cloc
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from ..clock import iso, parse_iso
@@ -16,7 +17,7 @@ from .plans import plan_wait
 plan = plan_wait  # what the kind will do (plans.py: planning imports no run-time module)
 
 
-def next_utc_time(now: float, times: list[str]) -> float:
+def next_utc_time(now: float, times: Sequence[str]) -> float:
     moment = datetime.fromtimestamp(now, UTC)
     candidates = []
     for text in times:
