@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import click
 
 from .errors import CutoverError
+from .gcpause import pause_start, resume
 
 if TYPE_CHECKING:
     from .runbook import Overrides, Runbook
@@ -35,7 +36,6 @@ def _overrides(hosts: tuple[str, ...], variables: tuple[str, ...]) -> Overrides:
 
 def _fail(exc: CutoverError) -> None:
     from .masking import Masker
-
     click.echo(f"error: {Masker()(str(exc))}", err=True)
     sys.exit(1)
 
@@ -64,9 +64,8 @@ def _check_skips(book: Runbook | None, skips: dict[str, str], step_ids: list[str
     if skips and not headless:
         raise click.UsageError("--skip is for --headless runs; in the wizard, select the step "
                                "and press s")
-    if not skips:
+    if not skips or book is None:  # (a headless run passes its runbook)
         return
-    assert book is not None  # a headless run passes its runbook
     try:
         check_skips(book, skips, step_ids)
     except CutoverError as exc:
@@ -87,6 +86,7 @@ def main() -> None:
     RUNBOOK     what to do: checklists/*.toml, written by people (cutover validate)
     run record  what was done: checklists/runs/*.toml, written only by cutover
                 (the wizard's "checklist"; cutover review)"""
+    pause_start(click.get_current_context())  # until the wizard's first frame (gcpause.py)
 
 
 @main.command()
@@ -144,6 +144,7 @@ def run(runbook: str, headless: bool, yes: bool, answers: str | None, state: str
         if headless:
             import asyncio
 
+            resume()  # guard: gc-resumed-headless
             code = asyncio.run(_run_headless(runbook, overrides, name, yes, answers, state,
                                              list(phases), rollback, verbose, skips))
             sys.exit(code)
@@ -248,6 +249,9 @@ def demo(preflight_only: bool, preflight_runbook: str | None, incident: str | No
          skips: dict[str, str]) -> None:
     """Rehearse the M11 runbook against an embedded world on loopback."""
     from .sandbox.demo import run_demo
+
+    if headless or preflight_only:
+        resume()  # guard: gc-resumed-demo-headless
 
     if use_sshd:
         from .sandbox.sshhost import sshd_available

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from textual import work
 
+from cutover_tui.gcpause import resume as resume_collection
 from cutover_tui.health import HealthProbe
 
 from .messages import HealthUpdate
@@ -54,6 +55,7 @@ class Background:
         if self.first_frame_shown:
             return
         self.first_frame_shown = True
+        resume_collection()  # guard: gc-resumed-after-first-frame
         if self.health_interval:
             self.poll_health()
         self.warm_transports()

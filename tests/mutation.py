@@ -67,6 +67,13 @@ GUARD_TESTS: dict[str, list[str]] = {
     "answers-unknown-key": [f"{I5}::test_item5_unknown_host_keys_key_names_its_line"],
     "answers-strict-bool-host-keys": [f"{I5}::test_item5_trust_unknown_as_a_string_is_refused"],
     "answers-unknown-step": [f"{I5}::test_item5_unknown_step_id_is_refused"],
+    "gc-resumed-after-first-frame": [
+        "tests/test_first_paint.py::test_the_collector_paused_for_start_up_runs_again_after_the_"
+        "first_frame"],
+    "gc-resumed-headless": [
+        "tests/test_first_paint.py::test_a_headless_run_collects_from_its_first_step"],
+    "gc-resumed-demo-headless": [
+        "tests/test_first_paint.py::test_a_demo_without_the_wizard_collects_from_its_start"],
     "regex-compiles-at-load": [
         f"{I8}::test_item8_a_regex_that_does_not_compile_is_refused_at_load"],
     "host-address-strict": [f"{I7}::test_item7_runbook_host_fields_are_strict"],

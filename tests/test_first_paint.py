@@ -5,11 +5,16 @@ imports none of the step kinds' run-time modules."""
 
 from __future__ import annotations
 
+import gc
 import subprocess
 import sys
 import threading
 from pathlib import Path
 
+import pytest
+from click.testing import CliRunner
+
+from cutover_tui import cli
 from cutover_tui import session as session_module
 from cutover_tui.health import HealthProbe
 from cutover_tui.operator import HeadlessOperator
@@ -160,3 +165,77 @@ def test_validate_imports_none_of_the_step_kinds_run_time_modules():
     loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                             check=True, cwd=ROOT).stdout.split()
     assert loaded == ["cutover_tui.steps.plans"]
+
+
+@pytest.fixture
+def collector_restored():
+    """These tests pause the cyclic collector as start-up does; it runs again after each."""
+    yield
+    gc.enable()
+
+
+async def test_the_collector_paused_for_start_up_runs_again_after_the_first_frame(
+        tmp_path, collector_restored):
+    from screens.app import CutoverApp
+
+    path = tmp_path / "book.toml"
+    path.write_text(BOOK)
+    book = load_runbook(path)
+
+    async def starter(app):
+        return session_module.open_session(book, HeadlessOperator("pilot"),
+                                           state=tmp_path / "run.toml", workdir=tmp_path)
+
+    app = CutoverApp(starter, "pilot", title="paint", health_interval=None)
+    gc.disable()  # as `cutover run` starts (gcpause.pause_start)
+    async with app.run_test(size=(120, 36)) as pilot:
+        for _ in range(100):
+            if app.first_frame_shown:
+                break
+            await pilot.pause(0.05)
+        assert app.first_frame_shown and gc.isenabled()
+        await app.action_quit()
+
+
+def test_a_headless_run_collects_from_its_first_step(tmp_path, monkeypatch, collector_restored):
+    seen = []
+
+    async def run_headless(*args, **kwargs):
+        seen.append(gc.isenabled())
+        return 0
+
+    monkeypatch.setattr(cli, "_run_headless", run_headless)
+    path = tmp_path / "book.toml"
+    path.write_text(BOOK)
+    result = CliRunner().invoke(cli.main, ["run", str(path), "--headless"])
+    assert result.exit_code == 0, result.output
+    assert seen == [True]
+
+
+@pytest.mark.parametrize("args", [["--headless"], ["--preflight"]])
+def test_a_demo_without_the_wizard_collects_from_its_start(monkeypatch, collector_restored, args):
+    from cutover_tui.sandbox import demo
+
+    seen = []
+
+    def stand_in(*args, **kwargs):
+        seen.append(gc.isenabled())
+        return 0
+
+    monkeypatch.setattr(demo, "run_demo", stand_in)
+    monkeypatch.setattr(demo, "run_demo_preflight", stand_in)
+    result = CliRunner().invoke(cli.main, ["demo", *args])
+    assert result.exit_code == 0, result.output
+    assert seen == [True]
+    assert gc.isenabled()  # and the command's end resumes it in any case
+
+
+def test_validate_starts_without_the_collector_and_ends_with_it(collector_restored):
+    seen = []
+    gc.callbacks.append(lambda phase, info: seen.append(phase))
+    try:
+        m11 = str(ROOT / "checklists" / "m11-production-cutover.toml")
+        result = CliRunner().invoke(cli.main, ["validate", m11])
+    finally:
+        gc.callbacks.pop()
+    assert result.exit_code == 0 and seen == [] and gc.isenabled()
