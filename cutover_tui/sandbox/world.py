@@ -24,17 +24,17 @@ import stat
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
-
-import asyncssh
+from typing import TYPE_CHECKING, Any
 
 from ..clock import MovableClock
 from ..runbook import Overrides
 from . import appfiles
 from .data import create_database
-from .doapi import DOApiStandIn, DropletRecord
 from .hostenv import UNITS, HostEnv
-from .sshhost import SandboxHost
+
+if TYPE_CHECKING:
+    from .doapi import DOApiStandIn
+    from .sshhost import SandboxHost
 
 HOST_ADDRESSES = {"old": "127.0.0.2", "new": "127.0.0.3"}
 DROPLET_NAMES = {"old": "air-demand-prod", "new": "air-demand-staging"}
@@ -86,7 +86,8 @@ class World:
         self.host_names = hosts
         self.server = server
         self.action_seconds = action_seconds
-        self.hosts: dict[str, SandboxHost] = {}
+        self.hosts: dict[str, SandboxHost] = {}  # built by start()
+        self.planned: dict[str, tuple[HostEnv, int]] = {}  # by prepare(): each host's env, port
         self.api: DOApiStandIn | None = None
         self.token = "dop_v1_" + secrets.token_hex(32)
         self.db_password = secrets.token_urlsafe(18)
@@ -125,34 +126,48 @@ class World:
     # ------------------------------------------------------------------ life cycle
 
     def prepare(self) -> World:
-        """Pick ports and keys, so ``overrides()`` works before ``start()``: the wizard can show
-        the runbook at once while the world comes up."""
-        if self.hosts:
+        """Pick ports and paths, so ``overrides()`` works before ``start()``: the wizard can
+        show the runbook at once while the world comes up. The keys and SSH servers (and
+        asyncssh, ~0.1 s to import) come with ``start``, after the first paint."""
+        if self.planned:
             return self
         self.root.mkdir(parents=True, exist_ok=True)
         self.operator_dir.mkdir(parents=True, exist_ok=True)
-        client_key = asyncssh.generate_private_key("ssh-ed25519")
-        client_key.write_private_key(str(self.client_key))
-        public = client_key.export_public_key().decode()
-        self.known_hosts.touch()
         addresses = [HOST_ADDRESSES[h] for h in self.host_names]
         api_port = free_port(addresses)
         dashboard_port = free_port(addresses)
         for name in self.host_names:
             env = HostEnv(name, HOST_ADDRESSES[name], self.root / "hosts" / name, self.root,
                           self.app_dir(name), api_port, dashboard_port)
+            self.planned[name] = (env, free_port([HOST_ADDRESSES[name]]))
+        return self
+
+    def _build_hosts(self) -> None:
+        """The planned hosts' keys and SSH servers (not listening yet); run in a thread."""
+        import asyncssh
+
+        from .sshhost import SandboxHost
+
+        if self.hosts:
+            return
+        client_key = asyncssh.generate_private_key("ssh-ed25519")
+        client_key.write_private_key(str(self.client_key))
+        public = client_key.export_public_key().decode()
+        self.known_hosts.touch()
+        for name, (env, port) in self.planned.items():
             self.hosts[name] = SandboxHost(env, self.bin_dir,
                                            asyncssh.generate_private_key("ssh-ed25519"), public,
-                                           port=free_port([HOST_ADDRESSES[name]]),
-                                           server=self.server)
-        return self
+                                           port=port, server=self.server)
 
     async def start(self) -> World:
         self.loop = asyncio.get_running_loop()
         self.prepare()
         self.clock.advance(0)
+        await asyncio.to_thread(self._build_hosts)
         await asyncio.to_thread(self._build_files)
         try:
+            from .doapi import DOApiStandIn, DropletRecord
+
             hosts = list(self.hosts.values())
             await asyncio.gather(*(host.power_on() for host in hosts))
             await asyncio.gather(*(host._start_units(list(UNITS)) for host in hosts))
@@ -278,20 +293,21 @@ class World:
         """Overrides that point a runbook's hosts (all of the world's, or the ones named) here."""
         hosts: dict[str, dict[str, Any]] = {}
         host_vars: dict[str, dict[str, str]] = {}
-        for name, host in self.hosts.items():
+        self.prepare()
+        for name, (env, port) in self.planned.items():
             if hosts_in_runbook is not None and name not in hosts_in_runbook:
                 continue
-            hosts[name] = {"address": host.address, "port": host.port, "user": "root",
+            hosts[name] = {"address": env.address, "port": port, "user": "root",
                            "ssh_key": str(self.client_key), "known_hosts": str(self.known_hosts)}
             fs = self.root / "hosts" / name / "fs"
             host_vars[name] = {"app_dir": str(self.app_dir(name)),
                                "remote_backup_dir": str(fs / "root" / "backups"),
                                "health_log": str(fs / "var" / "log" / "air-demand-health.log")}
-        first = next(iter(self.hosts.values()))
+        first, _ = next(iter(self.planned.values()))
         python = sys.executable
         variables = {
-            "api_port": str(first.env.api_port),
-            "dashboard_port": str(first.env.dashboard_port),
+            "api_port": str(first.api_port),
+            "dashboard_port": str(first.dashboard_port),
             "local_backup_dir": str(self.backup_dir),
             "local_repo": str(self.local_repo),
             "dashboard_dir": str(self.local_repo / "dashboard"),
