@@ -14,6 +14,7 @@ thread does, and a key's latency ends at the first frame rendered after its hand
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import random
 import socket
@@ -90,6 +91,9 @@ async def measure(book_path: Path, folder: Path, interval: float | None,
     async def starter(app: CutoverApp):
         return open_session(book, HeadlessOperator("bench"), state=state, workdir=folder)
 
+    # As `cutover run` starts it (cutover_tui/gcpause.py): no cyclic collection until the first
+    # frame, where the wizard moves what start-up allocated out of later collections' way.
+    gc.disable()
     app = CutoverApp(starter, "bench", title="health", health_interval=interval)
     frames: list[float] = []  # when each frame was rendered
     original = app._display
