@@ -124,7 +124,8 @@ def test_the_demo_hands_the_wizard_the_one_function_that_opens_a_rehearsal(monke
                     seen.update(title=title, started=rehearsal.started,
                                 record=rehearsal.session.checklist.path,
                                 runbook=rehearsal.book.runbook.id,
-                                hosts=sorted(rehearsal.world.hosts))
+                                hosts=sorted(rehearsal.world.planned),
+                                built=dict(rehearsal.world.hosts))
                 finally:
                     await rehearsal.session.aclose()
 
@@ -134,4 +135,5 @@ def test_the_demo_hands_the_wizard_the_one_function_that_opens_a_rehearsal(monke
     assert run_demo(headless=False, keep=tmp_path, operator="o", wizard=Wizard()) == 0
     assert seen == {"title": REHEARSAL_TITLE, "started": False,  # the wizard starts it
                     "record": tmp_path / "checklist.toml", "runbook": "m11-production-cutover",
-                    "hosts": ["new", "old"]}
+                    "hosts": ["new", "old"],
+                    "built": {}}  # keys and SSH servers (and asyncssh) come when it starts
