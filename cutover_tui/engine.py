@@ -20,6 +20,7 @@ from .checklist import Checklist, tail
 from .clock import Clock, iso
 from .errors import CutoverError, GateClosed
 from .events import OutputLine, PlanItem, StepEvent, StepFinished, StepStarted, Verdict
+from .gcpause import resume
 from .journal import Journal, unix_account
 from .masking import Masker
 from .operator import Operator
@@ -174,6 +175,8 @@ class Engine:
     # ------------------------------------------------------------------ acting
 
     async def run_step(self, step_id: str) -> Verdict:
+        # The cyclic collector, paused while cutover started, runs again by now (gcpause.py).
+        resume()  # guard: gc-resumed-by-a-step
         self.running = step_id
         try:
             return await self._run_step(step_id)

@@ -10,7 +10,7 @@ from collections.abc import Collection
 import msgspec
 
 from . import runbook as rb
-from .runbook.fields import CHECKED
+from .runbook.fields import CHECKED, Port
 
 SECTIONS: list[tuple[str, type[msgspec.Struct], str]] = [
     ("[runbook]", rb.Meta, "What the runbook is."),
@@ -35,6 +35,8 @@ def _type_name(annotation: typing.Any) -> str:
         return _type_name(args[0])
     if annotation in CHECKED:
         return CHECKED[annotation][1]
+    if annotation is Port:
+        return "int"
     if origin in (typing.Union, types.UnionType):
         return " or ".join(_type_name(a) for a in args)
     if origin is typing.Literal:

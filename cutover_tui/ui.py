@@ -41,7 +41,9 @@ ObservationOpener = Callable[["Operator"], "Session"]
 
 class Wizard(Protocol):
     """What the core asks of a UI. Each method blocks until the operator quits and returns the
-    process's exit status."""
+    process's exit status. ``cutover run`` and ``demo`` start with the cyclic collector paused:
+    once its first screen is up, a UI calls ``gcpause.settle()`` (the engine resumes it before
+    any step in any case)."""
 
     def run(self, book: Runbook, operator: str, state: str | None = None) -> int:
         """Walk the operator through ``book``, recording to the run record at ``state``."""

@@ -130,6 +130,8 @@ class CutoverApp(App, Background):
             self.notify("Starting the rehearsal world …", timeout=3)
             await self.warmup()
             self.warming = False
+            if self.first_frame_shown and self.health_interval:
+                self.poll_health()  # the world answers now (background.py held it back)
             self.notify("The rehearsal world is up: hosts, services and the DigitalOcean API "
                         "stand-in are answering.", timeout=5)
 

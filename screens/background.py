@@ -13,13 +13,15 @@ from typing import TYPE_CHECKING, Any
 
 from textual import work
 
-from cutover_tui.gcpause import resume as resume_collection
+from cutover_tui.gcpause import SETTLE_AFTER, settle
 from cutover_tui.health import HealthProbe
 
 from .messages import HealthUpdate
 from .outputfeed import KEEP, OutputFeed, PendingOutput
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from textual.message import Message
 
     from cutover_tui.runbook import Runbook
@@ -36,6 +38,7 @@ class Background:
     outputs: dict[str, list[str]]
     output_feed: OutputFeed
     first_frame_shown: bool
+    warming: bool  # the demo's world is coming up: its hosts have no keys or servers yet
     _health_probe: HealthProbe | None
 
     if TYPE_CHECKING:  # the App's own
@@ -47,6 +50,8 @@ class Background:
 
         def post_message(self, message: Message) -> bool: ...
 
+        def set_timer(self, delay: float, callback: Callable[[], Any]) -> Any: ...
+
         def phase_screen(self) -> PhaseScreen | None: ...
 
     def after_first_frame(self) -> None:
@@ -55,8 +60,8 @@ class Background:
         if self.first_frame_shown:
             return
         self.first_frame_shown = True
-        resume_collection()  # guard: gc-resumed-after-first-frame
-        if self.health_interval:
+        self.set_timer(SETTLE_AFTER, settle)  # guard: gc-resumed-after-first-frame
+        if self.health_interval and not self.warming:  # else once the world is up (app.py)
             self.poll_health()
         self.warm_transports()
 

@@ -97,7 +97,7 @@ def test_shell_variables_and_escaped_braces_are_left_for_the_shell(tmp_path):
     (VALID.replace('id = "1.2"', 'id = "1.1"'), 25, "step id '1.1' is used twice"),
     # 9. port out of range
     (VALID.replace('droplet = "web-1"', 'droplet = "web-1"\nport = 70000'), 11,
-     "hosts.web.port: expected a whole number at most 65535 (got 70000)"),
+     "hosts.web.port: expected a port number from 1 to 65535 (got 70000)"),
     # 10. bad duration
     (VALID.replace('duration = "10m"', 'duration = "ten minutes"'), 15, "is not a duration"),
     # 11. bad regex
@@ -138,6 +138,27 @@ def test_malformed_runbooks_each_get_their_own_clear_error(tmp_path, text, line,
     located = [p for p in problems if expected in p][0]
     assert re.match(rf"{re.escape(str(tmp_path / 'book.toml'))}:{line}: ", located), located
     assert "Traceback" not in joined
+
+
+def test_a_number_from_a_template_is_read_as_a_number_but_a_port_must_be_one(tmp_path):
+    # A {var} template always renders to text: `timeout = "{t}"` must load, as it did.
+    text = VALID.replace('host = "web"\n', 'host = "web"\ntimeout = "{t}"\nretries = "{n}"\n')
+    book = load_text(tmp_path, text, Overrides.from_cli([], ["t=30", "n=2"]))
+    assert (book.step("1.1").timeout, book.step("1.1").retries) == (30.0, 2)
+    problems = problems_of(tmp_path, VALID.replace('droplet = "web-1"',
+                                                   'droplet = "web-1"\nport = "{p}"\n'
+                                                   ).replace("[variables]", '[variables]\np = "22"'))
+    assert any("hosts.web.port: expected a port number" in p for p in problems), problems
+
+
+def test_every_wrong_field_of_a_table_gets_its_own_sentence(tmp_path):
+    text = VALID.replace('host = "web"\n', 'host = "web"\ntimeout = "soon"\nretries = -1\n'
+                         'flavour = 1\n').replace('title = "Tiny"', 'title = "Tiny"\nbogus = 1')
+    joined = "\n".join(problems_of(tmp_path, text))
+    for expected in ("phases[0].steps[0].timeout: expected a number", "steps[0].retries: expected "
+                     "a whole number at least 0", "steps[0].flavour: unknown field",
+                     "runbook.bogus: unknown field"):
+        assert expected in joined, joined
 
 
 def test_unreadable_runbook_is_a_sentence(tmp_path):

@@ -2,11 +2,14 @@
 when the runbook loads (regexes that compile, durations, times of day, host names and login
 names).
 
-The models are ``msgspec`` structs: strict (no text read as a number), unknown fields refused,
-frozen. ``msgspec`` builds and checks them in C, so ``cutover validate`` and the wizard's first
-paint do not pay for a model build at start-up (docs/benchmarks.md). A checked field type is a
-``str`` subclass that only ``check_field`` makes: a problem it finds is reported at the field's
-own path (``phases[2].steps[1].expect_regex[0]``) like any other.
+The models are ``msgspec`` structs: unknown fields refused, frozen. ``msgspec`` builds and
+checks them in C, so ``cutover validate`` and the wizard's first paint do not pay for a model
+build at start-up (docs/benchmarks.md). Like the pydantic models they replace, they read a
+number or a boolean written as text ("30", "true"): a ``{var}`` template always renders to text,
+so ``timeout = "{step_timeout}"`` must work. The SSH port does not: it reaches ssh's command
+line and is a TOML number or nothing (``Port``). A checked field type is a subclass that only
+``check_field`` makes: a problem it finds is reported at the field's own path
+(``phases[2].steps[1].expect_regex[0]``) like any other.
 """
 
 from __future__ import annotations
@@ -60,6 +63,11 @@ class LoginName(str):
     """A login name: a letter or '_', then letters, digits, '_', '.', '-' (at most 32)."""
 
 
+class Port(int):
+    """A TCP port, 1 to 65535, written as a number (never text: it reaches ssh's command
+    line)."""
+
+
 def checked_regex(value: str) -> str:
     """Compiled with the engine the steps match with (``patterns``); ValueError if invalid."""
     compile_pattern(value)  # guard: regex-compiles-at-load
@@ -100,22 +108,33 @@ CHECKED: dict[type[str], tuple[Any, str]] = {
 }
 
 
+def checked_port(value: Any) -> Port:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError("expected a port number (1 to 65535), written as a number")
+    if not 1 <= value <= 65535:
+        raise ValueError("expected a port number from 1 to 65535")
+    return Port(value)
+
+
 def check_field(kind: type, value: Any) -> Any:
     """``msgspec``'s ``dec_hook``: a checked field type from the runbook's text. Raising
     ValueError or TypeError makes it a load error at the field."""
+    if kind is Port:
+        return checked_port(value)
     checked = CHECKED.get(kind)
     if checked is None:
         raise NotImplementedError(kind)
     if not isinstance(value, str):
-        raise TypeError(f"expected a string, got {value!r}")
+        raise TypeError("expected a string")
     check, _ = checked
     return kind(check(value))
 
 
 def convert(data: Any, model: Any) -> Any:
-    """``data`` (plain tables) as ``model``, every field checked; ``msgspec.ValidationError``
-    (a ValueError) names the first problem and its path."""
-    return msgspec.convert(data, model, dec_hook=check_field)
+    """``data`` (plain tables) as ``model``, every field checked, a number or boolean written
+    as text read as one; ``msgspec.ValidationError`` (a ValueError) names the first problem and
+    its path."""
+    return msgspec.convert(data, model, dec_hook=check_field, strict=False)
 
 
 # A repeated phase runs its steps at most this many times (a day each: one year).

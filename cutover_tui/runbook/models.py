@@ -7,7 +7,17 @@ from typing import Annotated, Any
 
 import msgspec
 
-from .fields import MAX_REPEAT, Duration, FieldProblem, HostAddress, LoginName, Model, UtcTime, doc
+from .fields import (
+    MAX_REPEAT,
+    Duration,
+    FieldProblem,
+    HostAddress,
+    LoginName,
+    Model,
+    Port,
+    UtcTime,
+    doc,
+)
 from .kinds import StepModel
 
 _ID = msgspec.Meta(pattern=r"^[a-z0-9][a-z0-9-]*$")
@@ -19,12 +29,12 @@ class Host(Model, frozen=True, kw_only=True):
     address: Annotated[HostAddress, doc("host name, IPv4 or IPv6 address")]
     user: Annotated[LoginName, doc("SSH login user: letters, digits, '_', '.', '-'")] = \
         LoginName("root")
-    port: Annotated[int, msgspec.Meta(ge=1, le=65535), doc("SSH port (a number)")] = 22
+    port: Annotated[Port, doc("SSH port (a number, 1 to 65535)")] = Port(22)
     ssh_key: Annotated[str | None, doc("private key file; default: agent and ~/.ssh")] = None
     known_hosts: Annotated[str | None, doc("known_hosts file; default ~/.ssh/known_hosts")] = None
     droplet: Annotated[str | None, doc("DigitalOcean droplet name of this host")] = None
     role: Annotated[str, doc("what this host is in the cutover, for people")] = ""
-    vars: Annotated[dict[str, str | int | float],
+    vars: Annotated[dict[str, str | int | float | bool],
                     doc("variables whose value differs on this host")] = msgspec.field(
         default_factory=dict)
 
@@ -127,7 +137,7 @@ class Meta(Model, frozen=True, kw_only=True):
 
 class Runbook(Model, frozen=True, kw_only=True):
     runbook: Meta
-    variables: dict[str, str | int | float] = msgspec.field(default_factory=dict)
+    variables: dict[str, str | int | float | bool] = msgspec.field(default_factory=dict)
     shell_variables: list[str] = msgspec.field(default_factory=list)
     hosts: Annotated[dict[str, Host], msgspec.Meta(min_length=1)]
     services: list[str] = msgspec.field(default_factory=list)

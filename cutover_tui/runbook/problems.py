@@ -3,8 +3,9 @@ met (``Expected `int` <= 65535 - at `$.hosts[...].port```) as a sentence at its 
 line (``book.toml:11: hosts.web.port: expected a whole number of at most 65535 (got 70000)``).
 
 ``msgspec`` stops at the first problem, so ``runbook_problems`` validates the runbook's tables
-one by one (the metadata, each host, health endpoint, red flag, phase and step) before the whole: a
-runbook with three wrong steps gets three sentences, as people fixing it expect.
+one by one (the metadata, each host, health endpoint, red flag, phase and step, then the top
+level), and a table that fails field by field: a runbook with three wrong steps, or a step with
+three wrong fields, gets a sentence for each, as people fixing it expect.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ _BOUND = re.compile(r"Expected `(\w+)` (<=|>=|<|>) (\S+)")
 _LENGTH = re.compile(r"Expected `(\w+)` of length >= (\d+)")
 _TYPES = re.compile(r"Expected `([^`]+)`, got `(\w+)`")
 _BOUND_WORDS = {"<=": "at most", ">=": "at least", "<": "below", ">": "above"}
+UNKNOWN = "unknown field (check the spelling; docs/runbook-format.md lists the fields)"
 _NOUNS = {"int": "a whole number", "float": "a number", "str": "a string", "bool": "true or false",
           "array": "an array", "object": "a table", "null": "nothing"}
 
@@ -37,20 +39,44 @@ _NOUNS = {"int": "a whole number", "float": "a number", "str": "a string", "bool
 def runbook_problems(data: Table, locator: LineLocator, path: Path) -> list[str]:
     """Every table of ``data`` that does not validate, as ``file:line: field: sentence``."""
     problems: list[str] = []
-    for loc, model, table in _tables(data):
+    for loc, model, table in [*_tables(data), ((), Runbook, data)]:
         if not isinstance(table, dict):
             continue  # missing, or not a table: the whole runbook's validation says so
-        try:
-            convert(table, model)
-        except msgspec.ValidationError as exc:
-            problems.append(describe(exc, locator, path, data, model, loc))
-    try:
-        convert(data, Runbook)
-    except msgspec.ValidationError as exc:
-        whole = describe(exc, locator, path, data, Runbook, ())
-        if whole not in problems:
-            problems.append(whole)
+        for problem in _table_problems(table, model, loc, locator, path, data):
+            if problem not in problems:  # a nested table's problem is met twice
+                problems.append(problem)
     return problems
+
+
+def _table_problems(table: Table, model: Any, loc: Loc, locator: LineLocator, path: Path,
+                    data: Table) -> list[str]:
+    """The problems of one table: each field's on its own, else (a check of the whole table,
+    an unknown step kind) the table's first."""
+    try:
+        convert(table, model)
+    except msgspec.ValidationError as first:
+        kind = _narrow(model, table)
+        if _is_step(kind) and table.get("kind") not in STEP_KINDS:
+            return [describe(first, locator, path, data, model, loc)]  # no kind to check by
+        found = []
+        fields = {info.encode_name: info for info in msgspec.structs.fields(kind)}
+        for key, value in table.items():
+            info = fields.get(key)
+            if info is None and not (key == "kind" and _is_step(kind)):
+                found.append(_sentence_at(locator, path, (*loc, key), UNKNOWN))
+            elif info is not None:
+                try:
+                    convert(value, info.type)
+                except msgspec.ValidationError as exc:
+                    found.append(describe(exc, locator, path, data, info.type, (*loc, key)))
+        found += [_sentence_at(locator, path, (*loc, name), "missing required field")
+                  for name, info in fields.items() if info.required and name not in table]
+        return found or [describe(first, locator, path, data, model, loc)]
+    return []
+
+
+def _sentence_at(locator: LineLocator, path: Path, loc: Loc, text: str) -> str:
+    return f"{path}:{locator.line_of(loc)}: {dotted(loc) or 'the runbook'}: {text}"
 
 
 def _tables(data: Table) -> Iterator[tuple[Loc, Any, Any]]:
@@ -95,7 +121,7 @@ def describe(exc: msgspec.ValidationError, locator: LineLocator, path: Path, dat
         where = loc
     elif m := re.fullmatch(r"Object contains unknown field `([^`]+)`", message):
         loc = where = (*loc, m[1])
-        text = "unknown field (check the spelling; docs/runbook-format.md lists the fields)"
+        text = UNKNOWN
     elif m := re.fullmatch(r"Invalid value (.*)", message):
         text = f"unknown step kind {m[1]}; expected one of: {', '.join(STEP_KINDS)}"
         loc = loc[:-1] if loc and loc[-1] == "kind" else loc
@@ -133,7 +159,9 @@ def _sentence(message: str, kind: Any, value: Any) -> tuple[str, str | None]:
 
 
 def _got(value: Any) -> str:
-    return f" (got {value!r})" if value is not None and not isinstance(value, dict | list) else ""
+    """The value, after a sentence about a scalar one (not a table, list or true/false)."""
+    shown = value is not None and not isinstance(value, dict | list | bool)
+    return f" (got {value!r})" if shown else ""
 
 
 def _noun(name: str) -> str:
