@@ -7,6 +7,7 @@ the command palette live in modules of their own; the entry points the CLI finds
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -70,6 +71,7 @@ class CutoverApp(App, Background):
         self._health_probe: HealthProbe | None = None
         self.output_feed = OutputFeed(self.post_message)  # output lines, in batches
         self.first_frame_shown = False
+        self.first_frame = asyncio.Event()  # set with first_frame_shown (background.py)
         self.pairing: Pairing | None = None  # presence, and the others' steps (pairing.py)
         # The preflight (cutover_tui/preflight.py), offered as the first row of phase 1.
         self.preflight = PreflightState()
@@ -127,6 +129,9 @@ class CutoverApp(App, Background):
         self.pairing.start()
         self.report_resume(session, step)
         if self.warmup is not None:
+            # After the first frame: the world's start imports asyncssh in a thread, which
+            # would hold the GIL the first frame is drawn with.
+            await self.first_frame.wait()
             self.notify("Starting the rehearsal world …", timeout=3)
             await self.warmup()
             self.warming = False

@@ -38,6 +38,7 @@ class Background:
     outputs: dict[str, list[str]]
     output_feed: OutputFeed
     first_frame_shown: bool
+    first_frame: asyncio.Event
     warming: bool  # the demo's world is coming up: its hosts have no keys or servers yet
     _health_probe: HealthProbe | None
 
@@ -60,6 +61,7 @@ class Background:
         if self.first_frame_shown:
             return
         self.first_frame_shown = True
+        self.first_frame.set()
         self.set_timer(SETTLE_AFTER, settle)  # guard: gc-resumed-after-first-frame
         if self.health_interval and not self.warming:  # else once the world is up (app.py)
             self.poll_health()
