@@ -70,8 +70,7 @@ class CutoverApp(App, Background):
         self.closing = False
         self._health_probe: HealthProbe | None = None
         self.output_feed = OutputFeed(self.post_message)  # output lines, in batches
-        self.first_frame_shown = False
-        self.first_frame = asyncio.Event()  # set with first_frame_shown (background.py)
+        self.first_frame = asyncio.Event()  # set once the first phase screen is painted
         self.pairing: Pairing | None = None  # presence, and the others' steps (pairing.py)
         # The preflight (cutover_tui/preflight.py), offered as the first row of phase 1.
         self.preflight = PreflightState()

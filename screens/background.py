@@ -37,8 +37,11 @@ class Background:
     health_interval: float | None
     outputs: dict[str, list[str]]
     output_feed: OutputFeed
-    first_frame_shown: bool
     first_frame: asyncio.Event
+
+    @property
+    def first_frame_shown(self) -> bool:
+        return self.first_frame.is_set()
     warming: bool  # the demo's world is coming up: its hosts have no keys or servers yet
     _health_probe: HealthProbe | None
 
@@ -60,7 +63,6 @@ class Background:
         until the world answers) and the run's transports, built off the event loop."""
         if self.first_frame_shown:
             return
-        self.first_frame_shown = True
         self.first_frame.set()
         self.set_timer(SETTLE_AFTER, settle)  # guard: gc-resumed-after-first-frame
         if self.health_interval and not self.warming:  # else once the world is up (app.py)
