@@ -182,10 +182,16 @@ class CutoverApp(App, Background):
                 screen.show_step(screen.selected_step_id())
 
     def phase_screen(self) -> PhaseScreen | None:
-        """The current phase screen, once its widgets exist; the app never touches one that is
-        still being composed (a switch and a tick or an event can meet)."""
+        """The current phase screen, once its widgets exist and while they do; the app never
+        touches one that is still being composed (a switch and a tick or an event can meet) or
+        one being taken apart at exit (the app's timers still tick while its screens' widgets
+        are removed)."""
         screen = self.screen
-        return screen if isinstance(screen, PhaseScreen) and screen.rows_ready else None
+        if not isinstance(screen, PhaseScreen) or not screen.rows_ready:
+            return None
+        if not (self.is_running and screen.is_attached):  # guard: no-phase-screen-at-exit
+            return None
+        return screen
 
     def tick(self) -> None:
         screen = self.phase_screen()
