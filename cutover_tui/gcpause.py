@@ -16,6 +16,7 @@ everything as usual meanwhile; only cycles wait.
 from __future__ import annotations
 
 import atexit
+import functools
 import gc
 from typing import Any
 
@@ -33,7 +34,13 @@ def pause_start(ctx: Any) -> None:
         # The interpreter's shutdown collects once more, walking every object (~10 ms for
         # validate); frozen ones it skips. At the process's end only: a test calling the
         # command in its own process goes on collecting as usual.
-        atexit.register(gc.freeze)
+        freeze_at_exit()
+
+
+@functools.cache
+def freeze_at_exit() -> None:
+    """Once a process (a test may run many commands in its own)."""
+    atexit.register(gc.freeze)
 
 
 def resume() -> None:

@@ -260,3 +260,18 @@ async def test_a_step_collects_again_when_no_ui_settled_the_start(tmp_path, coll
     await session.engine.run_step("1.1")
     assert gc.isenabled()
     await session.aclose()
+
+
+def test_many_commands_in_one_process_leave_one_freeze_for_its_end(monkeypatch,
+                                                                  collector_restored):
+    import atexit
+
+    from cutover_tui import gcpause
+
+    registered = []
+    monkeypatch.setattr(atexit, "register", registered.append)
+    gcpause.freeze_at_exit.cache_clear()
+    m11 = str(ROOT / "checklists" / "m11-production-cutover.toml")
+    for _ in range(3):
+        assert CliRunner().invoke(cli.main, ["validate", m11]).exit_code == 0
+    assert registered == [gc.freeze]
