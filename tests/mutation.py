@@ -332,7 +332,7 @@ def copy_tree(destination: Path) -> None:
 def run_tests(tree: Path, tests: list[str], timeout: float) -> tuple[bool, str]:
     """Run ``tests`` in ``tree``; (failed, name of the first failing test or why)."""
     env = {**os.environ, "PYTHONPATH": str(tree), "PYTHONDONTWRITEBYTECODE": "1"}
-    command = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
+    command = [sys.executable, "-m", "pytest", "-x", "-q", "--tb=line", "-p", "no:cacheprovider",
                "-p", "no:randomly", "-o", "addopts=", *tests]
     try:
         result = subprocess.run(command, cwd=tree, env=env, capture_output=True, text=True,
@@ -344,7 +344,9 @@ def run_tests(tree: Path, tests: list[str], timeout: float) -> tuple[bool, str]:
         return False, ""
     if failed:
         return True, failed[0]
-    return True, f"pytest exit {result.returncode}: {result.stdout.strip().splitlines()[-1:]}"
+    # No test failed: pytest itself stopped (a collection or internal error). That proves
+    # nothing about the guard, so it does not count as caught.
+    return False, f"pytest exit {result.returncode}: {result.stdout.strip().splitlines()[-1:]}"
 
 
 def main(argv: list[str]) -> int:
@@ -385,7 +387,7 @@ def main(argv: list[str]) -> int:
                 caught += 1
                 print(f"{guard.name:34} {guard.where:42} caught by {by}", flush=True)
             else:
-                print(f"{guard.name:34} {guard.where:42} SURVIVED", flush=True)
+                print(f"{guard.name:34} {guard.where:42} SURVIVED {by}".rstrip(), flush=True)
     print(f"({time.monotonic() - started:.0f}s)")
     print(f"{caught}/{len(selected)} guards caught")
     return 0 if caught == len(selected) and not problems else 1
