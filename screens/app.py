@@ -186,10 +186,12 @@ class CutoverApp(App, Background):
         touches one that is still being composed (a switch and a tick or an event can meet) or
         one being taken apart at exit (the app's timers still tick while its screens' widgets
         are removed)."""
+        if not self.is_running:  # guard: no-phase-screen-at-exit
+            return None  # shutting down: the screen stack itself may be empty
         screen = self.screen
         if not isinstance(screen, PhaseScreen) or not screen.rows_ready:
             return None
-        if not (self.is_running and screen.is_attached):  # guard: no-phase-screen-at-exit
+        if not screen.is_attached:  # guard: no-phase-screen-after-exit
             return None
         return screen
 

@@ -101,8 +101,10 @@ class Pairing:
 
     def looking_at(self) -> tuple[str, str]:
         """The phase and step this wizard shows (what it last showed, under a dialog)."""
-        screen = self.app.screen
-        phase = getattr(screen, "phase_id", None)  # a phase screen, maybe still being built
+        if not self.app.is_running:  # guard: presence-at-exit
+            phase = None  # shutting down: its screens are being taken apart, the stack emptied
+        else:  # a phase screen, maybe still being built
+            phase = getattr(self.app.screen, "phase_id", None)
         if phase is None:
             return self.announcer.me.phase, self.announcer.me.step
         ready = self.app.phase_screen()

@@ -77,6 +77,8 @@ GUARD_TESTS: dict[str, list[str]] = {
     "gc-resumed-by-a-step": [
         "tests/test_first_paint.py::test_a_step_collects_again_when_no_ui_settled_the_start"],
     "no-phase-screen-at-exit": ["tests/test_wizard_exit.py"],
+    "no-phase-screen-after-exit": ["tests/test_wizard_exit.py"],
+    "presence-at-exit": ["tests/test_wizard_exit.py"],
     "regex-compiles-at-load": [
         f"{I8}::test_item8_a_regex_that_does_not_compile_is_refused_at_load"],
     "host-address-strict": [f"{I7}::test_item7_runbook_host_fields_are_strict"],

@@ -42,7 +42,9 @@ def make_app(tmp_path) -> CutoverApp:
 
 async def ready(app, pilot) -> PhaseScreen:
     for _ in range(200):
-        if app.phase_screen() is not None and app.pairing is not None:
+        # ... and its first heartbeat said where it is (written by a worker thread)
+        if (app.phase_screen() is not None and app.pairing is not None
+                and app.pairing.announcer.me.step):
             break
         await pilot.pause(0.05)
     screen = app.phase_screen()
@@ -61,6 +63,14 @@ async def test_a_shutting_down_app_leaves_its_phase_screen_alone(tmp_path):
             assert app.phase_screen() is None
             app.tick()
             assert app.pairing.looking_at()[0] == "1"  # from what it last showed
+            # Then it empties the screen stacks (App._close_all) while the timers still tick.
+            stacks, app._screen_stacks = app._screen_stacks, {app._current_mode: []}
+            try:
+                assert app.phase_screen() is None
+                app.tick()
+                assert app.pairing.looking_at() == ("1", "1.1")
+            finally:
+                app._screen_stacks = stacks
         finally:
             app._running = True
         assert app.phase_screen() is screen
