@@ -335,9 +335,11 @@ class CutoverApp(App, Background):
             return
         self.shutdown()
 
-    @work(exclusive=True, group="shutdown", exit_on_error=False)
+    # Not exclusive: a second quit while the first still closes would cancel the first, and
+    # then return (``closing``) without ever exiting.
+    @work(group="shutdown", exit_on_error=False)
     async def shutdown(self) -> None:
-        if self.closing:
+        if self.closing:  # guard: one-shutdown
             return
         self.closing = True
         if self.pairing is not None:
@@ -347,13 +349,25 @@ class CutoverApp(App, Background):
                 worker.cancel()
                 with contextlib.suppress(Exception):
                     await worker.wait()
-        if self.session is not None:
-            await self.session.aclose()
-        if self._health_probe is not None:
-            await self._health_probe.aclose()
-        if self.on_exit_hook is not None:
-            await self.on_exit_hook()
-        self.exit(return_code=0)
+        # Each closes whatever the one before did: the demo's world stops even when the
+        # checklist's last write failed; the app exits in any case, saying what failed.
+        problems = []
+        for close in (self.session.aclose if self.session is not None else None,
+                      self._health_probe.aclose if self._health_probe is not None else None,
+                      self.on_exit_hook):
+            if close is None:
+                continue
+            try:
+                await close()
+            except Exception as exc:
+                problems.append(  # guard: shutdown-says-what-failed
+                    exc if isinstance(exc, CutoverError) else f"{type(exc).__name__}: {exc}")
+        if problems:
+            masker = self.session.engine.masker if self.session is not None else Masker()
+            said = "; ".join(masker(str(problem)) for problem in problems)
+            self.exit(return_code=1, message=f"cutover quit, but closing failed: {said}")
+        else:
+            self.exit(return_code=0)
 
     # ------------------------------------------------------------------ one place for failures
 

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Protocol
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
+from .dialogs import Question
+
 if TYPE_CHECKING:
     from cutover_tui.session import Session
 
@@ -36,6 +38,11 @@ class JumpProvider(Provider):
         return out
 
     def _open(self, phase_id: str, step_id: str | None) -> None:
+        # The palette (a priority key) opens over a step's question too; jumping would replace
+        # the question's dialog, never answering it, and the step would wait for good.
+        if isinstance(self.app.screen, Question):  # guard: no-jump-over-a-question
+            self.app.notify("Answer the open question first, then jump.", severity="warning")
+            return
         app: Navigator = self.app  # type: ignore[assignment]
         app.open_phase(phase_id, step_id)
 

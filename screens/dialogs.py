@@ -12,7 +12,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import ModalScreen
+from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Input, Label, Static
 
 DIALOG_CSS = """
@@ -53,7 +53,21 @@ DIALOG_CSS = """
 """
 
 
-class ConfirmDialog(ModalScreen[bool]):
+class Question:
+    """A dialog a step or an action waits on for its answer (mixed into the dialog's class):
+    nothing may replace it unanswered (the command palette's jump: commands.py)."""
+
+
+def answer_once(screen: Screen[Any], result: Any) -> None:
+    """Dismiss ``screen`` with ``result`` while it is the screen on top. A key and a button
+    press can both be queued for the same dialog (``y`` right after Enter on Yes); Textual's
+    ``dismiss`` pops whatever is on top, so a second answer would take the phase screen
+    beneath with it and leave the operator a blank screen."""
+    if screen.app.screen is screen:  # guard: dialog-answers-once
+        screen.dismiss(result)
+
+
+class ConfirmDialog(Question, ModalScreen[bool]):
     DEFAULT_CSS = DIALOG_CSS.format(name="ConfirmDialog")
     BINDINGS = [Binding("escape", "answer(False)", "Cancel"), Binding("y", "answer(True)", "Yes")]
 
@@ -78,13 +92,13 @@ class ConfirmDialog(ModalScreen[bool]):
 
     @on(Button.Pressed)
     def pressed(self, event: Button.Pressed) -> None:
-        self.dismiss(event.button.id == "yes")
+        answer_once(self, event.button.id == "yes")
 
     def action_answer(self, value: bool) -> None:
-        self.dismiss(value)
+        answer_once(self, value)
 
 
-class TypedConfirmDialog(ModalScreen[bool]):
+class TypedConfirmDialog(Question, ModalScreen[bool]):
     """Type ``expected`` exactly to enable the button; preconditions are listed with their
     reasons and any failing one keeps the button disabled. There is no way around it."""
 
@@ -148,20 +162,20 @@ class TypedConfirmDialog(ModalScreen[bool]):
     @on(Input.Submitted, "#typed")
     def submitted(self, event: Input.Submitted) -> None:
         if not self.query_one("#confirm", Button).disabled:
-            self.dismiss(True)
+            answer_once(self, True)
 
     @on(Button.Pressed, "#confirm")
     def confirm(self) -> None:
         typed_matches = self.query_one("#typed", Input).value == self.expected
         if typed_matches and not self.blocked:
-            self.dismiss(True)
+            answer_once(self, True)
 
     @on(Button.Pressed, "#cancel")
     def action_cancel(self) -> None:
-        self.dismiss(False)
+        answer_once(self, False)
 
 
-class ReasonDialog(ModalScreen[str | None]):
+class ReasonDialog(Question, ModalScreen[str | None]):
     """Ask for a reason or a note; OK stays disabled while a required text is empty."""
 
     DEFAULT_CSS = DIALOG_CSS.format(name="ReasonDialog")
@@ -195,8 +209,8 @@ class ReasonDialog(ModalScreen[str | None]):
     def ok(self) -> None:
         value = self.query_one("#reason", Input).value.strip()
         if value or not self.required:
-            self.dismiss(value)
+            answer_once(self, value)
 
     @on(Button.Pressed, "#cancel")
     def action_cancel(self) -> None:
-        self.dismiss(None)
+        answer_once(self, None)

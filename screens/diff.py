@@ -14,6 +14,8 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Static
 
+from .dialogs import Question, answer_once
+
 CONTEXT = 1
 STYLES = {"changed": ("on #5a1e1e", "on #1e4a1e"), "removed": ("on #5a1e1e", ""),
           "added": ("", "on #1e4a1e"), "equal": ("", "")}
@@ -47,7 +49,7 @@ def diff_table(diff: Any, collapse: bool, revealed: bool = False) -> Table:
     return table
 
 
-class DiffScreen(ModalScreen[bool]):
+class DiffScreen(Question, ModalScreen[bool]):
     DEFAULT_CSS = """
     DiffScreen { align: center middle; background: $background 60%; }
     DiffScreen > Vertical {
@@ -103,8 +105,8 @@ class DiffScreen(ModalScreen[bool]):
 
     @on(Button.Pressed, "#apply")
     def action_apply(self) -> None:
-        self.dismiss(True)
+        answer_once(self, True)
 
     @on(Button.Pressed, "#cancel")
     def action_cancel(self) -> None:
-        self.dismiss(False)
+        answer_once(self, False)

@@ -19,6 +19,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
@@ -26,6 +27,7 @@ from cutover_tui.errors import CutoverError
 from cutover_tui.masking import Masker
 from cutover_tui.reviewmodel import Review, StepRow, read_review
 
+from .dialogs import answer_once
 from .widgets.reviewdetail import ReviewDetail
 from .widgets.timeline import Timeline
 
@@ -77,13 +79,21 @@ class ReviewScreen(Screen[None]):
         try:
             review = await asyncio.to_thread(read_review, self.record_path)
         except CutoverError as exc:
-            self.problem = Masker()(str(exc))
-            self.query_one("#review-head", Static).update(
-                Text(f"cannot review {self.record_path.name}: {self.problem}", style="bold red"))
-            return
+            review, self.problem = None, Masker()(str(exc))
         self.review = review
-        self.query_one("#review-head", Static).update(self.head_text(review))
-        self.query_one("#review-journal", Static).update(self.journal_text(review))
+        try:
+            self.show_loaded()
+        except NoMatches:  # closed while it read: its widgets are being removed
+            pass
+
+    def show_loaded(self) -> None:
+        head = self.query_one("#review-head", Static)
+        if self.review is None:
+            head.update(Text(f"cannot review {self.record_path.name}: {self.problem}",
+                             style="bold red"))
+            return
+        head.update(self.head_text(self.review))
+        self.query_one("#review-journal", Static).update(self.journal_text(self.review))
         self.show_rows()
         self.query_one(Timeline).focus()
 
@@ -144,4 +154,4 @@ class ReviewScreen(Screen[None]):
             self.show_rows()
 
     def action_close(self) -> None:
-        self.dismiss(None)
+        answer_once(self, None)

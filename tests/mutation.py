@@ -79,6 +79,10 @@ GUARD_TESTS: dict[str, list[str]] = {
     "no-phase-screen-at-exit": ["tests/test_wizard_exit.py"],
     "no-phase-screen-after-exit": ["tests/test_wizard_exit.py"],
     "presence-at-exit": ["tests/test_wizard_exit.py"],
+    "one-shutdown": ["tests/test_wizard_exit.py"],
+    "shutdown-says-what-failed": ["tests/test_wizard_exit.py"],
+    "dialog-answers-once": ["tests/test_wizard_exit.py"],
+    "no-jump-over-a-question": ["tests/test_wizard_exit.py"],
     "regex-compiles-at-load": [
         f"{I8}::test_item8_a_regex_that_does_not_compile_is_refused_at_load"],
     "host-address-strict": [f"{I7}::test_item7_runbook_host_fields_are_strict"],

@@ -1,13 +1,20 @@
-"""The wizard's timers keep ticking while Textual takes its screens apart at exit: the app's
-tick and the presence heartbeat must then leave the phase screen alone (a CI run once failed
-with `NoMatches: '#steps'` from the heartbeat, read while the steps table was being removed)."""
+"""Quitting, and questions, under hurried hands. The wizard's timers keep ticking while Textual
+takes its screens apart at exit: the app's tick and the presence heartbeat must then leave the
+phase screen alone (a CI run once failed with `NoMatches: '#steps'` from the heartbeat, read
+while the steps table was being removed). A second quit while the first still closes, or a
+close that fails, still ends the app. A question answered twice (a key and a button press
+queued together) is answered once; the command palette does not jump away from a question."""
 
 from __future__ import annotations
 
+import asyncio
+
+from cutover_tui.errors import CutoverError
 from cutover_tui.operator import HeadlessOperator
 from cutover_tui.runbook import load_runbook
 from cutover_tui.session import open_session
 from screens.app import CutoverApp
+from screens.dialogs import ConfirmDialog, ReasonDialog
 from screens.phase import PhaseScreen
 
 BOOK = """
@@ -25,10 +32,18 @@ id = "1.1"
 kind = "manual"
 title = "look"
 instructions = "look"
+[[phases]]
+id = "2"
+title = "elsewhere entirely"
+[[phases.steps]]
+id = "2.1"
+kind = "manual"
+title = "look there"
+instructions = "look there"
 """
 
 
-def make_app(tmp_path) -> CutoverApp:
+def make_app(tmp_path, on_exit=None) -> CutoverApp:
     path = tmp_path / "book.toml"
     path.write_text(BOOK)
     book = load_runbook(path)
@@ -37,7 +52,7 @@ def make_app(tmp_path) -> CutoverApp:
         return open_session(book, HeadlessOperator("pilot"), state=tmp_path / "run.toml",
                             workdir=tmp_path)
 
-    return CutoverApp(starter, "pilot", title="exit", health_interval=60)
+    return CutoverApp(starter, "pilot", title="exit", health_interval=60, on_exit=on_exit)
 
 
 async def ready(app, pilot) -> PhaseScreen:
@@ -83,3 +98,87 @@ async def test_an_exiting_app_leaves_its_phase_screen_alone(tmp_path):
         app.exit()
         assert app.phase_screen() is None
         app.tick()
+
+
+async def ended(app, pilot) -> int | None:
+    for _ in range(100):
+        if app.return_code is not None:
+            break
+        await pilot.pause(0.05)
+    return app.return_code
+
+
+async def test_a_second_quit_while_the_first_still_closes_still_ends_the_app(tmp_path):
+    stopping, stopped = [], []
+
+    async def stop_world():  # the demo's world takes a moment to stop
+        stopping.append(True)
+        await asyncio.sleep(0.3)
+        stopped.append(True)
+
+    app = make_app(tmp_path, on_exit=stop_world)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await ready(app, pilot)
+        await app.action_quit()
+        await pilot.pause(0.05)
+        await app.action_quit()  # impatient: q again
+        assert await ended(app, pilot) == 0
+    assert stopping == stopped == [True]  # closed once
+
+
+async def test_a_close_that_fails_still_stops_the_world_and_says_why(tmp_path):
+    stopped = []
+
+    async def stop_world():
+        stopped.append(True)
+
+    app = make_app(tmp_path, on_exit=stop_world)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await ready(app, pilot)
+
+        async def failing_close():
+            raise CutoverError("cannot write run.toml: No space left on device")
+
+        app.session.aclose = failing_close
+        await app.action_quit()
+        assert await ended(app, pilot) == 1
+        said = " ".join(str(message) for message in app._exit_renderables)
+    assert stopped == [True]
+    assert "closing failed: cannot write run.toml: No space left on device" in said
+
+
+async def test_a_question_answered_twice_is_answered_once(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await ready(app, pilot)
+        answers: list = []
+        dialog = ConfirmDialog("Power it off?")
+        app.push_screen(dialog, answers.append)
+        await pilot.pause()
+        dialog.action_answer(True)  # `y`...
+        dialog.action_answer(False)  # ...and a press of No queued behind it
+        await pilot.pause()
+        assert answers == [True]
+        assert app.screen is screen  # not popped with it: no blank screen
+
+
+async def test_the_palette_does_not_jump_away_from_a_question(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await ready(app, pilot)
+        answers: list = []
+        dialog = ReasonDialog("Why skip it?")
+        app.push_screen(dialog, answers.append)
+        await pilot.pause()
+        await pilot.press("ctrl+p")
+        await pilot.pause(0.2)
+        await pilot.press(*"elsewhere")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await pilot.pause(0.3)
+        assert app.screen is dialog  # still waiting for its answer
+        assert any("Answer the open question first" in note.message
+                   for note in app._notifications)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert answers == [None]
