@@ -37,6 +37,10 @@ from .preflight import PreflightState
 from .rollback import screen_for_phase
 from .widgets.health import HealthBoard, HealthPanel
 
+# Seconds each part of quitting may take (a step stopping, a connection closing, the last
+# checklist write, the demo world stopping): a quit never hangs on one.
+CLOSE_SECONDS = 30.0
+
 Starter = Callable[["CutoverApp"], Awaitable[Session]]
 
 
@@ -323,6 +327,11 @@ class CutoverApp(App, Background):
             self.push_screen(MonitoringScreen())
 
     async def action_quit(self) -> None:
+        if self.closing:  # guard: one-shutdown
+            # A second quit: say why it takes a moment (each part is bounded).
+            self.notify("Still closing (the step, the connections, the last checklist write); "
+                        f"each part gets {CLOSE_SECONDS:g} s at most.", severity="warning")
+            return
         if self.running_step:
             def stop_and_quit(yes: bool | None) -> None:
                 if yes:
@@ -335,11 +344,11 @@ class CutoverApp(App, Background):
             return
         self.shutdown()
 
-    # Not exclusive: a second quit while the first still closes would cancel the first, and
+    # Not exclusive: a second call while the first still closes would cancel the first, and
     # then return (``closing``) without ever exiting.
     @work(group="shutdown", exit_on_error=False)
     async def shutdown(self) -> None:
-        if self.closing:  # guard: one-shutdown
+        if self.closing:  # started already (action_quit also says so)
             return
         self.closing = True
         if self.pairing is not None:
@@ -348,17 +357,21 @@ class CutoverApp(App, Background):
             if worker.group in ("step", "health", "preflight") and worker.is_running:
                 worker.cancel()
                 with contextlib.suppress(Exception):
-                    await worker.wait()
+                    await asyncio.wait_for(worker.wait(), CLOSE_SECONDS)
         # Each closes whatever the one before did: the demo's world stops even when the
-        # checklist's last write failed; the app exits in any case, saying what failed.
-        problems = []
-        for close in (self.session.aclose if self.session is not None else None,
-                      self._health_probe.aclose if self._health_probe is not None else None,
-                      self.on_exit_hook):
+        # checklist's last write failed; none may hang the quit; the app exits in any case,
+        # saying what failed.
+        problems: list[object] = []
+        for what, close in (
+                ("the session", self.session.aclose if self.session else None),
+                ("the health panel", self._health_probe.aclose if self._health_probe else None),
+                ("the exit hook", self.on_exit_hook)):
             if close is None:
                 continue
             try:
-                await close()
+                await asyncio.wait_for(close(), CLOSE_SECONDS)  # guard: shutdown-bounded
+            except TimeoutError:
+                problems.append(f"closing {what} did not finish in {CLOSE_SECONDS:g} s")
             except Exception as exc:
                 problems.append(  # guard: shutdown-says-what-failed
                     exc if isinstance(exc, CutoverError) else f"{type(exc).__name__}: {exc}")

@@ -39,8 +39,10 @@ class JumpProvider(Provider):
 
     def _open(self, phase_id: str, step_id: str | None) -> None:
         # The palette (a priority key) opens over a step's question too; jumping would replace
-        # the question's dialog, never answering it, and the step would wait for good.
-        if isinstance(self.app.screen, Question):  # guard: no-jump-over-a-question
+        # the screen on top and bury the question beneath it (the preflight's table can sit
+        # over one), never answered, and the step would wait for good.
+        if any(isinstance(screen, Question)  # guard: no-jump-over-a-question
+               for screen in self.app.screen_stack):
             self.app.notify("Answer the open question first, then jump.", severity="warning")
             return
         app: Navigator = self.app  # type: ignore[assignment]

@@ -63,8 +63,9 @@ def answer_once(screen: Screen[Any], result: Any) -> None:
     press can both be queued for the same dialog (``y`` right after Enter on Yes); Textual's
     ``dismiss`` pops whatever is on top, so a second answer would take the phase screen
     beneath with it and leave the operator a blank screen."""
-    if screen.app.screen is screen:  # guard: dialog-answers-once
-        screen.dismiss(result)
+    if screen.app.screen is not screen:  # guard: dialog-answers-once
+        return
+    screen.dismiss(result)
 
 
 class ConfirmDialog(Question, ModalScreen[bool]):

@@ -46,6 +46,7 @@ GATES = "tests/test_gates_and_paths.py"
 COSIGN = "tests/test_cosign.py"
 JOURNAL = "tests/test_journal.py"
 PAIR, PAIR_CORE = "tests/test_pair_mode.py", "tests/test_pair_core.py"
+EXIT = "tests/test_wizard_exit.py"
 GUARD_TESTS: dict[str, list[str]] = {
     "loopback-guard": [
         f"{NETGUARD}::test_ensure_allowed_refuses_an_outside_address_without_a_network_call"],
@@ -76,13 +77,15 @@ GUARD_TESTS: dict[str, list[str]] = {
         "tests/test_first_paint.py::test_a_demo_without_the_wizard_collects_from_its_start"],
     "gc-resumed-by-a-step": [
         "tests/test_first_paint.py::test_a_step_collects_again_when_no_ui_settled_the_start"],
-    "no-phase-screen-at-exit": ["tests/test_wizard_exit.py"],
-    "no-phase-screen-after-exit": ["tests/test_wizard_exit.py"],
-    "presence-at-exit": ["tests/test_wizard_exit.py"],
-    "one-shutdown": ["tests/test_wizard_exit.py"],
-    "shutdown-says-what-failed": ["tests/test_wizard_exit.py"],
-    "dialog-answers-once": ["tests/test_wizard_exit.py"],
-    "no-jump-over-a-question": ["tests/test_wizard_exit.py"],
+    "no-phase-screen-at-exit": [f"{EXIT}::test_a_shutting_down_app_leaves_its_phase_screen_alone"],
+    "no-phase-screen-after-exit": [f"{EXIT}::test_an_exiting_app_leaves_its_phase_screen_alone"],
+    "presence-at-exit": [f"{EXIT}::test_a_shutting_down_app_leaves_its_phase_screen_alone"],
+    "one-shutdown": [f"{EXIT}::test_a_second_quit_while_the_first_still_closes_still_ends_the_app"],
+    "shutdown-bounded": [f"{EXIT}::test_a_close_that_hangs_ends_the_app_when_its_time_is_up"],
+    "shutdown-says-what-failed": [
+        f"{EXIT}::test_a_close_that_fails_still_stops_the_world_and_says_why"],
+    "dialog-answers-once": [f"{EXIT}::test_a_question_answered_twice_is_answered_once"],
+    "no-jump-over-a-question": [f"{EXIT}::test_the_palette_does_not_jump_away_from_a_question"],
     "regex-compiles-at-load": [
         f"{I8}::test_item8_a_regex_that_does_not_compile_is_refused_at_load"],
     "host-address-strict": [f"{I7}::test_item7_runbook_host_fields_are_strict"],

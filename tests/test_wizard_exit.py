@@ -1,20 +1,26 @@
-"""Quitting, and questions, under hurried hands. The wizard's timers keep ticking while Textual
-takes its screens apart at exit: the app's tick and the presence heartbeat must then leave the
-phase screen alone (a CI run once failed with `NoMatches: '#steps'` from the heartbeat, read
-while the steps table was being removed). A second quit while the first still closes, or a
-close that fails, still ends the app. A question answered twice (a key and a button press
-queued together) is answered once; the command palette does not jump away from a question."""
+"""Quitting, and questions, under hurried hands. While Textual takes the screens apart, the
+app's tick and the presence heartbeat must leave the phase screen alone: under Pilot
+(``run_test`` calls the shutdown directly) the app's timers still tick then, and a worker's
+``call_from_thread`` callback (the heartbeat's journal) can land then in any run; a CI run once
+failed with `NoMatches: '#steps'` from the heartbeat. A second quit while the first still closes
+says so; a close that fails or hangs still ends the app, saying why. A question answered twice
+(a key and a button press queued together) is answered once; the command palette does not jump
+away from a question, even one under another screen."""
 
 from __future__ import annotations
 
 import asyncio
 
+from textual.command import CommandList, CommandPalette
+
+import screens.app as app_module
 from cutover_tui.errors import CutoverError
 from cutover_tui.operator import HeadlessOperator
 from cutover_tui.runbook import load_runbook
 from cutover_tui.session import open_session
 from screens.app import CutoverApp
 from screens.dialogs import ConfirmDialog, ReasonDialog
+from screens.help import HelpScreen
 from screens.phase import PhaseScreen
 
 BOOK = """
@@ -122,8 +128,25 @@ async def test_a_second_quit_while_the_first_still_closes_still_ends_the_app(tmp
         await app.action_quit()
         await pilot.pause(0.05)
         await app.action_quit()  # impatient: q again
+        await pilot.pause(0.05)  # the notification is a message to the app
+        said = [note.message for note in app._notifications]
         assert await ended(app, pilot) == 0
     assert stopping == stopped == [True]  # closed once
+    assert any(message.startswith("Still closing") for message in said)
+
+
+async def test_a_close_that_hangs_ends_the_app_when_its_time_is_up(tmp_path, monkeypatch):
+    async def stop_world():
+        await asyncio.sleep(60)  # a world that never stops
+
+    monkeypatch.setattr(app_module, "CLOSE_SECONDS", 0.3)
+    app = make_app(tmp_path, on_exit=stop_world)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await ready(app, pilot)
+        await app.action_quit()
+        assert await ended(app, pilot) == 1
+        said = " ".join(str(message) for message in app._exit_renderables)
+    assert "closing the exit hook did not finish in 0.3 s" in said
 
 
 async def test_a_close_that_fails_still_stops_the_world_and_says_why(tmp_path):
@@ -136,7 +159,10 @@ async def test_a_close_that_fails_still_stops_the_world_and_says_why(tmp_path):
     async with app.run_test(size=(120, 36)) as pilot:
         await ready(app, pilot)
 
+        real_close = app.session.aclose
+
         async def failing_close():
+            await real_close()
             raise CutoverError("cannot write run.toml: No space left on device")
 
         app.session.aclose = failing_close
@@ -169,16 +195,26 @@ async def test_the_palette_does_not_jump_away_from_a_question(tmp_path):
         answers: list = []
         dialog = ReasonDialog("Why skip it?")
         app.push_screen(dialog, answers.append)
+        help_screen = HelpScreen()  # another screen over the question (as the preflight's table)
+        app.push_screen(help_screen)
         await pilot.pause()
         await pilot.press("ctrl+p")
-        await pilot.pause(0.2)
         await pilot.press(*"elsewhere")
-        await pilot.pause(0.5)
+        for _ in range(100):  # the palette's search runs in its own time
+            found = app.screen.query(CommandList)
+            if found and found.first().option_count == 1:
+                break
+            await pilot.pause(0.05)
         await pilot.press("enter")
-        await pilot.pause(0.3)
-        assert app.screen is dialog  # still waiting for its answer
+        for _ in range(40):  # until the jump is refused, or made
+            if app._notifications or not (app.screen is help_screen
+                                          or isinstance(app.screen, CommandPalette)):
+                break
+            await pilot.pause(0.05)
+        assert app.screen is help_screen and dialog in app.screen_stack  # nothing buried
         assert any("Answer the open question first" in note.message
                    for note in app._notifications)
-        await pilot.press("escape")
+        await pilot.press("escape")  # the help screen
+        await pilot.press("escape")  # the question
         await pilot.pause()
         assert answers == [None]
