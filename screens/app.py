@@ -186,10 +186,8 @@ class CutoverApp(App, Background):
                 screen.show_step(screen.selected_step_id())
 
     def phase_screen(self) -> PhaseScreen | None:
-        """The current phase screen, once its widgets exist and while they do; the app never
-        touches one that is still being composed (a switch and a tick or an event can meet) or
-        one being taken apart at exit (the app's timers still tick while its screens' widgets
-        are removed)."""
+        """The current phase screen, once its widgets exist and while they do: never one still
+        being composed (a switch and a tick or an event can meet) nor one taken apart at exit."""
         if not self.is_running:  # guard: no-phase-screen-at-exit
             return None  # shutting down: the screen stack itself may be empty
         screen = self.screen
