@@ -37,8 +37,7 @@ from .preflight import PreflightState
 from .rollback import screen_for_phase
 from .widgets.health import HealthBoard, HealthPanel
 
-# Seconds each part of quitting may take (a step stopping, a connection closing, the last
-# checklist write, the demo world stopping): a quit never hangs on one.
+# Seconds each part of quitting may take (a step, a connection, the last write): none hangs it.
 CLOSE_SECONDS = 30.0
 
 Starter = Callable[["CutoverApp"], Awaitable[Session]]
@@ -184,6 +183,11 @@ class CutoverApp(App, Background):
             if screen:
                 screen.refresh_state()
                 screen.show_step(screen.selected_step_id())
+
+    @property
+    def masker(self) -> Masker:
+        """The run's masker (its secrets known), or one for the usual shapes before a session."""
+        return self.session.engine.masker if self.session is not None else Masker()
 
     def phase_screen(self) -> PhaseScreen | None:
         """The current phase screen, once its widgets exist and while they do: never one still
@@ -342,8 +346,7 @@ class CutoverApp(App, Background):
             return
         self.shutdown()
 
-    # Not exclusive: a second call while the first still closes would cancel the first, and
-    # then return (``closing``) without ever exiting.
+    # Not exclusive: a second call would cancel the first, and the first would never exit.
     @work(group="shutdown", exit_on_error=False)
     async def shutdown(self) -> None:
         if self.closing:  # started already (action_quit also says so)
@@ -359,11 +362,11 @@ class CutoverApp(App, Background):
         # Each closes whatever the one before did: the demo's world stops even when the
         # checklist's last write failed; none may hang the quit; the app exits in any case,
         # saying what failed.
-        problems: list[object] = []
+        problems: list[str] = []
         for what, close in (
                 ("the session", self.session.aclose if self.session else None),
                 ("the health panel", self._health_probe.aclose if self._health_probe else None),
-                ("the exit hook", self.on_exit_hook)):
+                ("the rehearsal world", self.on_exit_hook)):  # the demo's only
             if close is None:
                 continue
             try:
@@ -372,10 +375,9 @@ class CutoverApp(App, Background):
                 problems.append(f"closing {what} did not finish in {CLOSE_SECONDS:g} s")
             except Exception as exc:
                 problems.append(  # guard: shutdown-says-what-failed
-                    exc if isinstance(exc, CutoverError) else f"{type(exc).__name__}: {exc}")
+                    str(exc) if isinstance(exc, CutoverError) else f"{type(exc).__name__}: {exc}")
         if problems:
-            masker = self.session.engine.masker if self.session is not None else Masker()
-            said = "; ".join(masker(str(problem)) for problem in problems)
+            said = "; ".join(self.masker(problem) for problem in problems)
             self.exit(return_code=1, message=f"cutover quit, but closing failed: {said}")
         else:
             self.exit(return_code=0)
@@ -391,8 +393,7 @@ class CutoverApp(App, Background):
         else:
             message = f"internal error ({type(error).__name__}: {error}); the checklist is intact"
         # Exceptions can carry what a command printed: mask them as everything else.
-        masker = self.session.engine.masker if self.session is not None else Masker()
-        message = masker(message)
+        message = self.masker(message)
         if event.worker.group == "start":
             self.exit(return_code=1, message=f"cutover could not start: {message}")
             return

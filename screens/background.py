@@ -38,12 +38,12 @@ class Background:
     outputs: dict[str, list[str]]
     output_feed: OutputFeed
     first_frame: asyncio.Event
+    warming: bool  # the demo's world is coming up: its hosts have no keys or servers yet
+    _health_probe: HealthProbe | None
 
     @property
     def first_frame_shown(self) -> bool:
         return self.first_frame.is_set()
-    warming: bool  # the demo's world is coming up: its hosts have no keys or servers yet
-    _health_probe: HealthProbe | None
 
     if TYPE_CHECKING:  # the App's own
         @property

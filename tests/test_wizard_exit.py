@@ -146,7 +146,7 @@ async def test_a_close_that_hangs_ends_the_app_when_its_time_is_up(tmp_path, mon
         await app.action_quit()
         assert await ended(app, pilot) == 1
         said = " ".join(str(message) for message in app._exit_renderables)
-    assert "closing the exit hook did not finish in 0.3 s" in said
+    assert "closing the rehearsal world did not finish in 0.3 s" in said
 
 
 async def test_a_close_that_fails_still_stops_the_world_and_says_why(tmp_path):
